@@ -1,0 +1,45 @@
+"""Input checks shared by the concept modules: fail early, saying expected vs got."""
+import numpy as np
+
+FLOATS = (np.float32, np.float64)
+
+
+def float_array(name, x, ndim, dtype=None):
+    """x must be an ndarray of ``ndim`` dims, float32/float64 (or exactly ``dtype``)."""
+    if not isinstance(x, np.ndarray):
+        raise ValueError(f"{name}: expected a numpy array, got {type(x).__name__}")
+    if x.ndim != ndim:
+        raise ValueError(f"{name}: expected {ndim} dimensions, got shape {x.shape}")
+    if dtype is not None and x.dtype != dtype:
+        raise ValueError(f"{name}: expected dtype {np.dtype(dtype)}, got {x.dtype}")
+    if x.dtype not in FLOATS:
+        raise ValueError(f"{name}: expected float32 or float64, got {x.dtype}")
+
+
+def shape(name, x, expected):
+    """Shapes compare with None as a wildcard: shape('h0', h0, (B, H))."""
+    if x.ndim != len(expected) or any(e is not None and e != s for e, s in zip(expected, x.shape)):
+        want = "(" + ", ".join("?" if e is None else str(e) for e in expected) + ")"
+        raise ValueError(f"{name}: expected shape {want}, got {x.shape}")
+
+
+def lengths(lengths, B, T):
+    """Sequence lengths (B,) of integers in [0, T]; None means every sequence is full."""
+    if lengths is None:
+        return np.full(B, T, np.int64)
+    lengths = np.asarray(lengths)
+    if lengths.shape != (B,) or not np.issubdtype(lengths.dtype, np.integer):
+        raise ValueError(f"lengths: expected {B} integers, got {lengths.dtype} array "
+                         f"of shape {lengths.shape}")
+    if lengths.size and (lengths.min() < 0 or lengths.max() > T):
+        raise ValueError(f"lengths: expected values in [0, {T}], got "
+                         f"[{lengths.min()}, {lengths.max()}]")
+    return lengths.astype(np.int64)
+
+
+def finite(name, x):
+    """Stop on NaN/inf, naming the first offending index."""
+    bad = ~np.isfinite(x)
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"{name}: non-finite value {x[where]} at index {where}")

@@ -1,0 +1,130 @@
+"""The ``minirnn`` command line (``docs/cli.rst``)."""
+import json
+import os
+import subprocess
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+import click
+import numpy as np
+
+from . import gradcheck as gc
+from . import tasks, train
+from .data import DataError
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="minirnn")
+def main():
+    """minirnn: sequence and graph models from scratch, one readable module each."""
+
+
+@main.command("list")
+def list_():
+    """List the models, data sets and runnable tasks."""
+    click.echo("models:")
+    for name, what in tasks.MODELS.items():
+        click.echo(f"  {name:<12} {what}")
+    click.echo("data sets:")
+    for name, what in tasks.DATASETS.items():
+        click.echo(f"  {name:<12} {what}")
+    click.echo("tasks (minirnn run MODEL --data DATA):")
+    for (model, data), task in tasks.TASKS.items():
+        click.echo(f"  {model} --data {data:<14} {task}")
+
+
+@main.command()
+@click.argument("model", metavar="MODEL", type=click.Choice(sorted(tasks.MODELS)))
+@click.option("--data", "data", required=True, type=click.Choice(sorted(tasks.DATASETS)),
+              help="Data set to train on.")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+              help="Folder holding data already on disk (default: $MINIRNN_DATA).")
+@click.option("--epochs", type=click.IntRange(1), default=10, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True)
+@click.option("--hidden", type=click.IntRange(1), default=512, show_default=True)
+@click.option("--seq-len", type=click.IntRange(1), default=64, show_default=True,
+              help="Truncated-BPTT chunk length.")
+@click.option("--lr", type=click.FloatRange(0, min_open=True), default=2e-3, show_default=True)
+@click.option("--clip", type=click.FloatRange(0), default=5.0, show_default=True,
+              help="Global gradient-norm bound (0: off).")
+@click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True)
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Run folder for config, metrics and checkpoint [default: runs/MODEL-DATA].")
+@click.option("--resume", is_flag=True, help="Continue the run saved in --out.")
+@click.option("--sample-length", type=click.IntRange(0), default=400, show_default=True,
+              help="Characters to sample at the end.")
+def run(model, data, data_dir, epochs, batch_size, hidden, seq_len, lr, clip, dtype,
+        device, seed, out, resume, sample_length):
+    """Train MODEL on --data, with progress, evaluation, metrics and checkpoints."""
+    out = out or os.path.join("runs", f"{model}-{data}")
+    settings = tasks.Settings(hidden=hidden, seq_len=seq_len, batch_size=batch_size,
+                              dtype=dtype, device=device)
+    try:
+        task = tasks.build(model, data, settings, data_dir)
+    except KeyError as e:
+        raise click.UsageError(e.args[0]) from None
+    except DataError as e:
+        raise click.ClickException(str(e)) from None
+    cfg = train.Config(epochs=epochs, lr=lr, clip=clip, seed=seed, out=out)
+    click.echo(f"{model} on {data}: {task.num_batches(0)} batches/epoch, run folder {out}", err=True)
+    click.echo("(the first run compiles the Numba kernels; later runs load them from cache)", err=True)
+    try:
+        params, metrics = train.train(task, cfg, resume=resume, log=lambda m: click.echo(m, err=True))
+    except train.Interrupted as e:
+        click.echo(str(e), err=True)
+        sys.exit(130)
+    except (train.CheckpointError, FloatingPointError, ValueError, RuntimeError) as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(json.dumps(metrics))
+    if sample_length:
+        rng = np.random.default_rng(seed)
+        click.echo("--- sample (temperature 0.8) ---")
+        click.echo(task.sample(params, rng, sample_length, 0.8))
+
+
+@main.command()
+@click.option("--checkpoint", required=True, type=click.Path(dir_okay=False),
+              help="checkpoint.npz written by minirnn run.")
+@click.option("--temperature", type=click.FloatRange(0, min_open=True), default=1.0, show_default=True,
+              help="Divides the logits: < 1 more confident, > 1 more varied.")
+@click.option("--length", type=click.IntRange(1), default=500, show_default=True)
+@click.option("--prime", default="\n", help="Text to start from (characters of the training text).")
+@click.option("--seed", type=int, default=0, show_default=True)
+def sample(checkpoint, temperature, length, prime, seed):
+    """Generate text from a trained character model."""
+    try:
+        params, _, _, meta = train.load_checkpoint(checkpoint)
+        task = tasks.from_meta(meta["task"])
+        click.echo(task.sample(params, np.random.default_rng(seed), length, temperature, prime))
+    except (train.CheckpointError, ValueError) as e:
+        raise click.ClickException(str(e)) from None
+
+
+@main.command()
+@click.argument("model", metavar="MODEL", type=click.Choice(sorted(gc.PROBLEMS)))
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--tol", type=float, default=1e-6, show_default=True)
+def gradcheck(model, seed, tol):
+    """Compare MODEL's backward pass with centred differences (float64)."""
+    errors = gc.check(*gc.PROBLEMS[model](np.random.default_rng(seed)))
+    lines, ok = gc.report(errors, tol)
+    click.echo("\n".join(lines))
+    click.echo(f"{model}: {'PASS' if ok else 'FAIL'} (relative error <= {tol:g})")
+    sys.exit(0 if ok else 1)
+
+
+@main.command()
+@click.argument("model", metavar="MODEL", type=click.Choice(sorted(tasks.MODELS)))
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def bench(model, args):
+    """Time MODEL's kernels against NumPy (and PyTorch if installed); ARGS go to the script."""
+    script = BENCHMARKS / f"{model}.py"
+    if not script.is_file():
+        raise click.ClickException(f"{script} not found: benchmarks ship with the source "
+                                   "checkout (git clone), not with an installed wheel")
+    sys.exit(subprocess.call([sys.executable, str(script), *args]))

@@ -1,0 +1,83 @@
+"""Finding, fetching and verifying data sets.
+
+A data set is looked for, in order, in ``--data-dir`` (or ``$MINIRNN_DATA``), in the
+repository's ``datasets/`` folder, and in the cache (``$XDG_CACHE_HOME/minirnn`` or
+``~/.cache/minirnn``); if absent everywhere it is downloaded into the cache from its
+official URL, checked against its sha256 first. Nothing touches the network at import.
+"""
+import hashlib
+import os
+import sys
+import tempfile
+import urllib.request
+from pathlib import Path
+
+SHIPPED = Path(__file__).resolve().parents[2] / "datasets"
+
+
+class DataError(Exception):
+    """A data set that is missing, corrupt, or malformed; the message says what to do."""
+
+
+def cache_dir():
+    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(root) / "minirnn"
+
+
+def search_dirs(data_dir=None):
+    """Where to look, most specific first."""
+    user = data_dir or os.environ.get("MINIRNN_DATA")
+    return [Path(d) for d in (user, SHIPPED, cache_dir()) if d]
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def verify(path, expected):
+    got = sha256(path)
+    if got != expected:
+        raise DataError(f"{path} is corrupt or a different version: sha256 {got}, "
+                        f"expected {expected}. Delete it to download it again.")
+    return path
+
+
+def fetch(url, expected_sha256, dest):
+    """Download ``url`` to ``dest`` through a temporary file, verified before the rename."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    print(f"downloading {url} -> {dest}", file=sys.stderr)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f, urllib.request.urlopen(url, timeout=60) as r:
+            while block := r.read(1 << 20):
+                f.write(block)
+        verify(tmp, expected_sha256)
+        os.replace(tmp, dest)
+    except BaseException as e:
+        os.unlink(tmp)
+        if isinstance(e, OSError):
+            raise DataError(f"could not download {url}: {e}") from e
+        raise
+    return dest
+
+
+def locate(names, expected_sha256, url, data_dir=None, download=True):
+    """The first existing file among ``dir/name`` for the search dirs, verified.
+
+    ``names`` lists the relative paths the file may have (e.g. its layout in the
+    official archive and in ``datasets/``). Downloads to the cache when allowed.
+    """
+    tried = [d / n for d in search_dirs(data_dir) for n in names]
+    for path in tried:
+        if path.is_file():
+            return verify(path, expected_sha256)
+    if download:
+        return fetch(url, expected_sha256, cache_dir() / names[0])
+    raise DataError("data not found; looked in:\n  " + "\n  ".join(map(str, tried)) +
+                    f"\nPoint --data-dir or MINIRNN_DATA at a folder holding {names[0]}, "
+                    f"or allow the download from {url}")

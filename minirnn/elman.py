@@ -1,0 +1,80 @@
+"""Elman RNN: a hidden state carried through time (``docs/elman.rst``).
+
+Forward, for t = 1..T over a time-major batch x (T, B, D):
+
+    a_t = x_t W_x + h_{t-1} W_h + b                          (1)
+    h_t = phi(a_t),   phi = tanh (default) or relu           (2)
+    h_t = h_{t-1}     for t > length of the sequence         (3)
+
+Backward through time, with g_T = 0 and G_t the whole gradient reaching h_t:
+
+    G_t     = dL/dh_t + g_t                                  (4)
+    da_t    = G_t * phi'(a_t)                                (5)
+    g_{t-1} = da_t W_h^T                                     (6)
+    dW_x = sum_t x_t^T da_t,  dW_h = sum_t h_{t-1}^T da_t,
+    db   = sum_t da_t,        dx_t = da_t W_x^T              (7)
+
+The recurrence (1-6) runs in ``minirnn/kernels/elman.py``; everything that does not
+depend on the previous step (x W_x and eq. 7) is one large matrix product here.
+"""
+import numpy as np
+
+from . import checks
+from .kernels import elman as kernels
+
+NONLINEARITIES = {"tanh": kernels.TANH, "relu": kernels.RELU}
+
+
+def init(rng, D, H, dtype=np.float32):
+    """Parameters {W_x (D, H), W_h (H, H), b (H,)}: uniform(+-1/sqrt(H)) as in PyTorch."""
+    s = 1 / np.sqrt(H)
+    return {"W_x": rng.uniform(-s, s, (D, H)).astype(dtype),
+            "W_h": rng.uniform(-s, s, (H, H)).astype(dtype),
+            "b": np.zeros(H, dtype)}
+
+
+def forward(params, x, h0=None, lengths=None, nonlinearity="tanh", device="cpu"):
+    """Run the RNN over x (T, B, D).
+
+    h0 (B, H) is the initial state (zeros if None); lengths (B,) ends each sequence
+    early, after which its state stays fixed, so h[-1] is every sequence's last state.
+    Returns h (T, B, H) and the cache for ``backward``.
+    """
+    W_x, W_h, b = params["W_x"], params["W_h"], params["b"]
+    checks.float_array("x", x, 3, W_x.dtype)
+    T, B, D = x.shape
+    H = W_h.shape[0]
+    checks.shape("x", x, (None, None, W_x.shape[0]))
+    h0 = np.zeros((B, H), x.dtype) if h0 is None else h0
+    checks.float_array("h0", h0, 2, x.dtype)
+    checks.shape("h0", h0, (B, H))
+    lengths = checks.lengths(lengths, B, T)
+    if nonlinearity not in NONLINEARITIES:
+        raise ValueError(f"nonlinearity: expected one of {sorted(NONLINEARITIES)}, got {nonlinearity!r}")
+    if device not in kernels.KERNELS:
+        raise ValueError(f"device: expected one of {sorted(kernels.KERNELS)}, got {device!r}")
+    act = NONLINEARITIES[nonlinearity]
+    xw = (x.reshape(T * B, D) @ W_x + b).reshape(T, B, H)          # eq. (1), all t at once
+    h = kernels.KERNELS[device][0](xw, W_h, h0, lengths, act)
+    return h, (x, h0, h, lengths, act, params, device)
+
+
+def backward(dh, cache):
+    """Backpropagate dL/dh (T, B, H) through time.
+
+    Returns dx (T, B, D), dh0 (B, H) and grads {W_x, W_h, b}. To continue the gradient
+    of a later chunk into this one, add it to dh[-1].
+    """
+    x, h0, h, lengths, act, params, device = cache
+    checks.shape("dh", dh, h.shape)
+    T, B, D = x.shape
+    H = h.shape[2]
+    da, dh0 = kernels.KERNELS[device][1](np.ascontiguousarray(dh, h.dtype), h,
+                                         params["W_h"], lengths, act)
+    da2 = da.reshape(T * B, H)
+    h_prev = np.concatenate([h0[None], h[:-1]]).reshape(T * B, H)
+    grads = {"W_x": x.reshape(T * B, D).T @ da2,                     # eq. (7)
+             "W_h": h_prev.T @ da2,
+             "b": da2.sum(axis=0)}
+    dx = (da2 @ params["W_x"].T).reshape(T, B, D)
+    return dx, dh0, grads

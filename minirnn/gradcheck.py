@@ -1,0 +1,79 @@
+"""Centred-difference gradient checks (``docs/training.rst``, "Checking gradients").
+
+    numerical df/dx_i = (f(x + eps e_i) - f(x - eps e_i)) / (2 eps)      error O(eps^2)
+    relative error    = max_i |a_i - n_i| / max(1e-8, max_i |a_i| + max_i |n_i|)
+
+The error is normwise (max-norms over the whole array): centred differences carry an
+absolute rounding error ~1e-16 |f| / eps, so an elementwise ratio would flag any
+entry that happens to be near zero. Use float64: in float32 the rounding of f alone
+is ~1e-7 relative, larger than the differences being measured.
+"""
+import numpy as np
+
+
+def rel_error(a, b):
+    """Normwise relative error between two arrays (0 for equal arrays)."""
+    a = np.asarray(a, np.float64)
+    b = np.asarray(b, np.float64)
+    if a.size == 0:
+        return 0.0
+    return float(np.abs(a - b).max() / max(1e-8, np.abs(a).max() + np.abs(b).max()))
+
+
+def numerical_gradient(f, x, eps=1e-6):
+    """df/dx for a scalar function f() of the array x, perturbing x in place."""
+    grad = np.zeros_like(x, dtype=np.float64)
+    it = np.nditer(x, flags=["multi_index"])
+    for _ in it:
+        i = it.multi_index
+        old = x[i]
+        x[i] = old + eps
+        f_plus = f()
+        x[i] = old - eps
+        f_minus = f()
+        x[i] = old
+        grad[i] = (f_plus - f_minus) / (2 * eps)
+    return grad
+
+
+def check(loss_and_grads, arrays, eps=1e-6):
+    """Compare analytic and numerical gradients for every array in ``arrays``.
+
+    ``loss_and_grads()`` returns (loss, grads) with ``grads[name]`` the analytic
+    gradient of the scalar loss w.r.t. ``arrays[name]``; it must read the arrays
+    afresh on each call (they are perturbed in place). Returns {name: rel_error}.
+    """
+    _, analytic = loss_and_grads()
+    analytic = {k: np.array(v, copy=True) for k, v in analytic.items()}
+    return {name: rel_error(analytic[name],
+                            numerical_gradient(lambda: loss_and_grads()[0], x, eps))
+            for name, x in arrays.items()}
+
+
+def report(errors, tol):
+    """Lines 'name  rel_error  PASS/FAIL' and whether all passed."""
+    width = max(len(k) for k in errors)
+    lines = ["%-*s  %.2e  %s" % (width, k, e, "PASS" if e <= tol else "FAIL")
+             for k, e in errors.items()]
+    return lines, all(e <= tol for e in errors.values())
+
+
+def elman_problem(rng, nonlinearity="tanh"):
+    """A small float64 Elman problem over a whole padded sequence batch:
+    L = sum_t <h_t, R_t> with random R, lengths (T, 3, 0), a random h0."""
+    from . import elman
+    T, B, D, H = 6, 3, 4, 5
+    arrays = {**elman.init(rng, D, H, np.float64),
+              "x": rng.standard_normal((T, B, D)), "h0": rng.standard_normal((B, H))}
+    arrays["b"] += rng.standard_normal(H)
+    R = rng.standard_normal((T, B, H))
+    lengths = np.array([T, 3, 0])
+
+    def loss_and_grads():
+        h, cache = elman.forward(arrays, arrays["x"], arrays["h0"], lengths, nonlinearity)
+        dx, dh0, grads = elman.backward(R, cache)
+        return float((h * R).sum()), {**grads, "x": dx, "h0": dh0}
+    return loss_and_grads, arrays
+
+
+PROBLEMS = {"elman": elman_problem}

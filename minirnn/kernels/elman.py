@@ -1,0 +1,163 @@
+"""Elman recurrence kernels: the sequential part of ``minirnn.elman``, CPU and CUDA.
+
+Equation numbers refer to ``docs/elman.rst``. Only the recurrence lives here; the
+products that do not depend on the previous step (x W_x, the weight gradients) are
+single large GEMMs in ``minirnn/elman.py``.
+
+CPU: each step's product h_{t-1} W_h goes to BLAS through NumPy and so does tanh
+(NumPy's SIMD tanh is ~35x faster than Numba's scalar libm call, no SVML in the pip
+llvmlite; see docs/elman.rst, "Performance"); masking and the backward pointwise
+math are fused Numba loops. CUDA: one thread per (b, j) computes a whole unit.
+"""
+import math
+
+import numpy as np
+from numba import cuda, njit
+
+TANH, RELU = 0, 1
+
+
+def _dphi(h, act):
+    """phi'(a) written with h = phi(a): 1 - h^2 for tanh, [h > 0] for relu (eq. 5)."""
+    if act == TANH:
+        return 1.0 - h * h
+    return 1.0 if h > 0.0 else 0.0
+
+
+_dphi_cpu = njit(cache=True, inline="always")(_dphi)
+_dphi_gpu = cuda.jit(device=True)(_dphi)
+
+
+# ------------------------------------------------------------------------------- CPU
+
+@njit(cache=True)
+def _keep_padded(h_t, h_prev, lengths, t):
+    """Rows whose sequence has ended keep h_{t-1} (eq. 3): padding changes nothing."""
+    for b in range(h_t.shape[0]):
+        if t >= lengths[b]:
+            h_t[b] = h_prev[b]
+
+
+@njit(cache=True)
+def _backward_step(g, dh_t, h_t, lengths, t, act, da_t):
+    """da_t = (dh_t + g_t) * phi'(a_t) (eqs. 4-5); clears g for the rows W_h refills.
+
+    A padded row has da_t = 0 and hands its whole gradient G_t on to h_{t-1}.
+    """
+    B, H = g.shape
+    for b in range(B):
+        active = t < lengths[b]
+        for j in range(H):
+            G = g[b, j] + dh_t[b, j]                              # eq. (4)
+            if active:
+                da_t[b, j] = G * _dphi_cpu(h_t[b, j], act)        # eq. (5)
+                g[b, j] = 0.0
+            else:
+                da_t[b, j] = 0.0
+                g[b, j] = G
+
+
+def forward_cpu(xw, W_h, h0, lengths, act):
+    """h (T, B, H) from xw = x W_x + b (T, B, H), h0 (B, H), lengths (B,)."""
+    h = np.empty_like(xw)
+    h_prev = h0
+    for t in range(xw.shape[0]):
+        a = np.matmul(h_prev, W_h, out=h[t])                      # eq. (1)
+        a += xw[t]
+        if act == TANH:                                           # eq. (2)
+            np.tanh(a, out=a)
+        else:
+            np.maximum(a, 0, out=a)
+        _keep_padded(h[t], h_prev, lengths, t)                    # eq. (3)
+        h_prev = h[t]
+    return h
+
+
+def backward_cpu(dh, h, W_h, lengths, act):
+    """da (T, B, H) and dh0 (B, H) from the loss gradients dh = dL/dh_t (T, B, H)."""
+    da = np.empty_like(dh)
+    g = np.zeros_like(dh[0])                    # gradient reaching h_t from step t+1
+    for t in range(dh.shape[0] - 1, -1, -1):
+        _backward_step(g, dh[t], h[t], lengths, t, act, da[t])
+        g += da[t] @ W_h.T                                        # eq. (6)
+    return da, g
+
+
+# ------------------------------------------------------------------------------ CUDA
+
+@cuda.jit
+def _forward_step_cuda(xw_t, W_h, h_prev, lengths, t, act, h_t):
+    b, j = cuda.grid(2)
+    if b >= h_t.shape[0] or j >= h_t.shape[1]:
+        return
+    if t >= lengths[b]:
+        h_t[b, j] = h_prev[b, j]                                  # eq. (3)
+        return
+    a = xw_t[b, j]
+    for k in range(W_h.shape[0]):
+        a += h_prev[b, k] * W_h[k, j]                             # eq. (1)
+    h_t[b, j] = math.tanh(a) if act == TANH else max(a, 0.0)      # eq. (2)
+
+
+@cuda.jit
+def _backward_da_cuda(g, dh_t, h_t, lengths, t, act, da_t):
+    b, j = cuda.grid(2)
+    if b >= g.shape[0] or j >= g.shape[1]:
+        return
+    G = g[b, j] + dh_t[b, j]                                      # eq. (4)
+    if t < lengths[b]:
+        da_t[b, j] = G * _dphi_gpu(h_t[b, j], act)                # eq. (5)
+    else:
+        da_t[b, j] = 0.0
+        g[b, j] = G
+
+
+@cuda.jit
+def _backward_g_cuda(da_t, W_h, lengths, t, g):
+    b, k = cuda.grid(2)
+    if b >= g.shape[0] or k >= g.shape[1] or t >= lengths[b]:
+        return
+    s = 0.0
+    for j in range(W_h.shape[1]):
+        s += da_t[b, j] * W_h[k, j]                               # eq. (6)
+    g[b, k] = s
+
+
+def _grid(B, H, block=(8, 32)):
+    return (math.ceil(B / block[0]), math.ceil(H / block[1])), block
+
+
+def require_gpu():
+    if not cuda.is_available():
+        raise RuntimeError("device='cuda' needs an NVIDIA GPU with the 'cuda' extra "
+                           "(pip install 'minirnn[cuda]'); without one, run the CUDA "
+                           "kernels in the simulator with NUMBA_ENABLE_CUDASIM=1, or use "
+                           "device='cpu'")
+
+
+def forward_cuda(xw, W_h, h0, lengths, act):
+    require_gpu()
+    T, B, H = xw.shape
+    grid, block = _grid(B, H)
+    d_xw, d_W, d_len = cuda.to_device(xw), cuda.to_device(W_h), cuda.to_device(lengths)
+    d_h = cuda.device_array((T + 1, B, H), xw.dtype)   # d_h[0] = h0, d_h[t+1] = h_t
+    d_h[0].copy_to_device(np.ascontiguousarray(h0))
+    for t in range(T):
+        _forward_step_cuda[grid, block](d_xw[t], d_W, d_h[t], d_len, t, act, d_h[t + 1])
+    return d_h[1:].copy_to_host()
+
+
+def backward_cuda(dh, h, W_h, lengths, act):
+    require_gpu()
+    T, B, H = dh.shape
+    grid, block = _grid(B, H)
+    d_dh, d_h, d_W, d_len = (cuda.to_device(a) for a in (dh, h, W_h, lengths))
+    d_da = cuda.device_array_like(dh)
+    d_g = cuda.to_device(np.zeros((B, H), dh.dtype))
+    for t in range(T - 1, -1, -1):
+        _backward_da_cuda[grid, block](d_g, d_dh[t], d_h[t], d_len, t, act, d_da[t])
+        _backward_g_cuda[grid, block](d_da[t], d_W, d_len, t, d_g)
+    return d_da.copy_to_host(), d_g.copy_to_host()
+
+
+KERNELS = {"cpu": (forward_cpu, backward_cpu), "cuda": (forward_cuda, backward_cuda)}

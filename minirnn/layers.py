@@ -1,0 +1,91 @@
+"""Building blocks shared by every model: each a ``forward``/``backward`` pair.
+
+Shapes use ``...`` for any leading axes, so the same functions serve a (N, D)
+batch and a time-major (T, B, D) sequence batch. Derivations: ``docs/training.rst``.
+
+    embedding      y = E[idx]                                   (training eq. 1)
+    affine         y = x W + b                                  (training eq. 2)
+    softmax CE     L = -(1/M) sum_n m_n log softmax(z_n)[y_n]   (training eq. 3)
+                   dL/dz_n = (m_n / M) (softmax(z_n) - onehot(y_n))   (training eq. 4)
+    sigmoid, tanh, relu, elementwise with their derivatives
+"""
+import numpy as np
+
+
+def embedding_forward(E, idx):
+    """Look up rows of E (V, D) for integer ids idx (...). Returns out (..., D), cache."""
+    return E[idx], (idx, E.shape)
+
+
+def embedding_backward(dout, cache):
+    """dout (..., D) -> dE (V, D): the rows of every id, summed where ids repeat."""
+    idx, shape = cache
+    dE = np.zeros(shape, dout.dtype)
+    np.add.at(dE, idx.ravel(), dout.reshape(-1, shape[1]))
+    return dE
+
+
+def affine_forward(x, W, b):
+    """x (..., D), W (D, H), b (H,) -> out (..., H), cache."""
+    return x @ W + b, (x, W)
+
+
+def affine_backward(dout, cache):
+    """dout (..., H) -> dx (..., D), dW (D, H), db (H,)."""
+    x, W = cache
+    x2 = x.reshape(-1, x.shape[-1])
+    d2 = dout.reshape(-1, dout.shape[-1])
+    return dout @ W.T, x2.T @ d2, d2.sum(axis=0)
+
+
+def log_softmax(z):
+    """log softmax over the last axis, shifted by the max so exp never overflows."""
+    shifted = z - z.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def softmax_cross_entropy(z, y, mask=None):
+    """Mean negative log-likelihood of targets y (...) under logits z (..., C).
+
+    ``mask`` (...) of 0/1 weights leaves padded positions out of both the loss and its
+    gradient; the mean is over the unmasked positions. Returns (loss, dz).
+    """
+    if mask is None:
+        mask = np.ones(y.shape, z.dtype)
+    count = max(float(mask.sum()), 1.0)
+    logp = log_softmax(z)
+    picked = np.take_along_axis(logp, y[..., None], axis=-1)[..., 0]
+    loss = -(mask * picked).sum() / count
+    dz = np.exp(logp)                                              # softmax(z)
+    np.put_along_axis(dz, y[..., None], np.take_along_axis(dz, y[..., None], axis=-1) - 1, axis=-1)
+    dz *= (mask / count)[..., None].astype(z.dtype)
+    return float(loss), dz
+
+
+def sigmoid_forward(x):
+    """sigma(x) = 1 / (1 + exp(-x)), evaluated without overflow for large |x|."""
+    e = np.exp(-np.abs(x))
+    out = np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    return out, out
+
+
+def sigmoid_backward(dout, cache):
+    s = cache
+    return dout * s * (1 - s)
+
+
+def tanh_forward(x):
+    out = np.tanh(x)
+    return out, out
+
+
+def tanh_backward(dout, cache):
+    return dout * (1 - cache * cache)
+
+
+def relu_forward(x):
+    return np.maximum(x, 0), x
+
+
+def relu_backward(dout, cache):
+    return dout * (cache > 0)

@@ -1,0 +1,51 @@
+"""Optimizers as plain functions over dicts of arrays (``docs/training.rst``).
+
+Each update changes ``params`` in place and keeps its memory in ``state``, a flat
+dict of arrays (``"m/W_h"``, ``"v/W_h"``, ``"t"``) that a checkpoint saves as it is.
+"""
+import numpy as np
+
+
+def clip_global_norm(grads, max_norm):
+    """Scale all gradients by min(1, max_norm / ||g||), ||g|| over every array at once.
+
+    Returns the norm before clipping. Clipping the global norm keeps the direction of
+    the whole update, unlike clipping each array or element on its own.
+    """
+    norm = float(np.sqrt(sum(float((g.astype(np.float64) ** 2).sum()) for g in grads.values())))
+    if max_norm and norm > max_norm:
+        scale = max_norm / (norm + 1e-12)
+        for g in grads.values():
+            g *= scale
+    return norm
+
+
+def sgd(params, grads, state, lr, momentum=0.0):
+    """v <- mu v - lr g;  theta <- theta + v   (plain SGD when mu = 0)."""
+    for k, g in grads.items():
+        if momentum:
+            v = state.setdefault("v/" + k, np.zeros_like(g))
+            v *= momentum
+            v -= lr * g
+            params[k] += v
+        else:
+            params[k] -= lr * g
+
+
+def adam(params, grads, state, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+    """Adam (Kingma & Ba 2015, Algorithm 1), bias-corrected first and second moments."""
+    t = int(state.get("t", 0)) + 1
+    state["t"] = np.array(t)
+    correction1 = 1 - beta1 ** t
+    correction2 = 1 - beta2 ** t
+    for k, g in grads.items():
+        m = state.setdefault("m/" + k, np.zeros_like(g))
+        v = state.setdefault("v/" + k, np.zeros_like(g))
+        m *= beta1
+        m += (1 - beta1) * g
+        v *= beta2
+        v += (1 - beta2) * g * g
+        params[k] -= (lr * (m / correction1) / (np.sqrt(v / correction2) + eps)).astype(g.dtype)
+
+
+OPTIMIZERS = {"adam": adam, "sgd": sgd}

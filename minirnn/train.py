@@ -1,0 +1,237 @@
+"""The one training loop every task uses (``docs/training.rst``).
+
+A task is any object with these methods (see ``minirnn/tasks/charlm.py``):
+
+    meta()                       JSON-able description, saved in every checkpoint
+    init_params(rng)             dict of parameter arrays
+    num_batches(epoch), batch(epoch, i)
+                                 minibatch i of an epoch, a function of (epoch, i) only
+    initial_state()              dict of arrays carried between batches (e.g. h_T)
+    unit                         what ``count`` counts, for the progress line ("chars")
+    step(params, batch, state, rng) -> loss, grads, state, count
+    evaluate(params)             dict of metrics on held-out data
+
+Because a batch depends only on (epoch, i) and everything else that changes (params,
+optimizer state, carried state, RNG state, position) is in the checkpoint, a resumed
+run reaches exactly the parameters of an uninterrupted one.
+"""
+import json
+import os
+import signal
+import sys
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .optim import OPTIMIZERS, clip_global_norm
+
+
+@dataclass
+class Config:
+    epochs: int = 1
+    lr: float = 2e-3
+    optimizer: str = "adam"
+    clip: float = 5.0            # global gradient-norm bound; 0 turns clipping off
+    seed: int = 0
+    eval_every: int = 0          # steps between evaluations; 0 = once per epoch
+    checkpoint_every: int = 100  # steps between checkpoints (and at each epoch end)
+    out: str = "runs/run"
+
+
+class CheckpointError(Exception):
+    """A checkpoint that is missing, corrupt, or from a different run."""
+
+
+class Interrupted(Exception):
+    """Ctrl-C during training; the checkpoint holds everything done so far."""
+
+
+# --------------------------------------------------------------------- checkpoints
+
+def save_checkpoint(path, params, opt_state, task_state, meta):
+    """Write all arrays and the JSON ``meta`` to ``path`` atomically (temp file + rename)."""
+    arrays = {"meta": np.array(json.dumps(meta))}
+    for prefix, d in (("params", params), ("opt", opt_state), ("state", task_state)):
+        arrays.update({f"{prefix}/{k}": v for k, v in d.items()})
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path):
+    """Returns params, opt_state, task_state, meta; CheckpointError says what is wrong."""
+    if not os.path.exists(path):
+        raise CheckpointError(f"no checkpoint at {path}")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(str(z["meta"]))
+            parts = {"params": {}, "opt": {}, "state": {}}
+            for key in z.files:
+                prefix, _, name = key.partition("/")
+                if prefix in parts:
+                    parts[prefix][name] = z[key]
+    except Exception as e:   # zip, npy and JSON errors all mean the same to a user
+        raise CheckpointError(f"{path} is not a readable minirnn checkpoint "
+                              f"(corrupt or truncated?): {e}") from e
+    if "task" not in meta or "position" not in meta:
+        raise CheckpointError(f"{path} is not a minirnn training checkpoint (no task/position)")
+    return parts["params"], parts["opt"], parts["state"], meta
+
+
+# ------------------------------------------------------------------------ progress
+
+class Progress:
+    """One status line: epoch, batch, loss, throughput, ETA. Redrawn in place on a
+    terminal, printed every ~10% elsewhere (logs, CI)."""
+
+    def __init__(self, total, label, unit, stream=sys.stderr):
+        self.total, self.label, self.unit, self.stream = total, label, unit, stream
+        self.tty = stream.isatty()
+        self.start = time.perf_counter()
+        self.items = 0
+        self.last_draw = 0.0
+        self.last_decile = -1
+
+    def update(self, done, loss, items):
+        self.items += items
+        now = time.perf_counter()
+        decile = 10 * done // max(self.total, 1)
+        if self.tty and now - self.last_draw < 0.1 and done < self.total:
+            return
+        if not self.tty and decile == self.last_decile:
+            return
+        self.last_draw, self.last_decile = now, decile
+        rate = self.items / max(now - self.start, 1e-9)
+        eta = (self.total - done) * (now - self.start) / max(done, 1) if done else 0
+        bar = "#" * (20 * done // max(self.total, 1))
+        line = (f"{self.label} [{bar:<20}] {done}/{self.total}  loss {loss:.4f}  "
+                f"{rate / 1e3:.1f}k {self.unit}/s  eta {int(eta) // 60}:{int(eta) % 60:02d}")
+        self.stream.write(("\r" + line) if self.tty else line + "\n")
+        self.stream.flush()
+
+    def close(self):
+        if self.tty:
+            self.stream.write("\n")
+
+
+# ---------------------------------------------------------------------------- loop
+
+def _log(path, record):
+    with open(path, "a") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def _truncate_metrics(path, step):
+    """Drop metric lines written after the checkpoint we resume from (a hard kill)."""
+    if os.path.exists(path):
+        with open(path) as f:
+            kept = [line for line in f if json.loads(line).get("step", 0) <= step]
+        with open(path, "w") as f:
+            f.writelines(kept)
+
+
+def train(task, cfg, resume=False, progress=True, log=print):
+    """Train ``task`` under ``cfg``; returns (params, last metrics).
+
+    Writes ``config.json``, ``metrics.jsonl`` (one JSON object per evaluation) and
+    ``checkpoint.npz`` under ``cfg.out``. With ``resume``, continues from the
+    checkpoint there. On Ctrl-C it finishes the step, saves, and raises Interrupted.
+    """
+    os.makedirs(cfg.out, exist_ok=True)
+    ckpt_path = os.path.join(cfg.out, "checkpoint.npz")
+    metrics_path = os.path.join(cfg.out, "metrics.jsonl")
+    rng = np.random.default_rng(cfg.seed)
+    if resume:
+        params, opt_state, state, meta = load_checkpoint(ckpt_path)
+        if meta["task"] != task.meta():
+            raise CheckpointError(f"{ckpt_path} was written by a different task or model "
+                                  f"settings: checkpoint {meta['task']}, now {task.meta()}")
+        rng.bit_generator.state = meta["rng"]
+        epoch, index, step = meta["position"]
+        loss_sum, count_sum = meta["running"]
+        _truncate_metrics(metrics_path, step)
+        log(f"resuming from {ckpt_path} at epoch {epoch + 1}, batch {index}, step {step}")
+    else:
+        params, opt_state, state = task.init_params(rng), {}, {}
+        epoch = index = step = 0
+        loss_sum = count_sum = 0.0
+        if os.path.exists(metrics_path):
+            os.remove(metrics_path)
+    with open(os.path.join(cfg.out, "config.json"), "w") as f:
+        json.dump({"train": asdict(cfg), "task": task.meta()}, f, indent=2)
+
+    def checkpoint():
+        save_checkpoint(ckpt_path, params, opt_state, state, {
+            "task": task.meta(), "train": asdict(cfg), "rng": rng.bit_generator.state,
+            "position": [epoch, index, step], "running": [loss_sum, count_sum]})
+
+    def evaluate(**extra):
+        t0 = time.perf_counter()
+        metrics = {"epoch": epoch + 1, "step": step,
+                   "train_loss": loss_sum / max(count_sum, 1), **task.evaluate(params),
+                   **extra, "eval_seconds": round(time.perf_counter() - t0, 2)}
+        _log(metrics_path, metrics)
+        log("  ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
+                      for k, v in metrics.items()))
+        return metrics
+
+    update = OPTIMIZERS[cfg.optimizer]
+    metrics = {}
+    with _DeferInterrupt(log) as interrupt:
+        while epoch < cfg.epochs:
+            n = task.num_batches(epoch)
+            if index == 0:
+                state, loss_sum, count_sum = task.initial_state(), 0.0, 0.0
+            bar = Progress(n, f"epoch {epoch + 1}/{cfg.epochs}", task.unit) if progress else None
+            t_epoch = time.perf_counter()
+            while index < n:
+                loss, grads, new_state, count = task.step(params, task.batch(epoch, index), state, rng)
+                if not np.isfinite(loss):
+                    raise FloatingPointError(f"loss became {loss} at step {step + 1} "
+                                             f"(epoch {epoch + 1}, batch {index}); lower --lr")
+                clip_global_norm(grads, cfg.clip)
+                update(params, grads, opt_state, cfg.lr)
+                state, index, step = new_state, index + 1, step + 1
+                loss_sum += loss * count
+                count_sum += count
+                if bar:
+                    bar.update(index, loss_sum / count_sum, count)
+                if interrupt.requested:
+                    checkpoint()
+                    raise Interrupted(f"interrupted at step {step}; checkpoint saved to "
+                                      f"{ckpt_path}; continue with --resume")
+                if cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
+                    checkpoint()
+                if cfg.eval_every and step % cfg.eval_every == 0 and index < n:
+                    evaluate()
+            if bar:
+                bar.close()
+            metrics = evaluate(epoch_seconds=round(time.perf_counter() - t_epoch, 2))
+            epoch, index = epoch + 1, 0
+            checkpoint()
+    return params, metrics
+
+
+class _DeferInterrupt:
+    """Turn Ctrl-C into a request honoured between steps, so a checkpoint never holds
+    a half-applied update; a second Ctrl-C stops at once."""
+
+    def __init__(self, log):
+        self.log, self.requested = log, False
+
+    def _handler(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        self.log("\nCtrl-C: saving a checkpoint after this step (again to stop at once)")
+
+    def __enter__(self):
+        self.previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc):
+        signal.signal(signal.SIGINT, self.previous)
