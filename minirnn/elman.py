@@ -49,6 +49,8 @@ def forward(params, x, h0=None, lengths=None, nonlinearity="tanh", device="cpu")
     checks.float_array("h0", h0, 2, x.dtype)
     checks.shape("h0", h0, (B, H))
     lengths = checks.lengths(lengths, B, T)
+    checks.finite("x", x)
+    checks.finite("h0", h0)
     if nonlinearity not in NONLINEARITIES:
         raise ValueError(f"nonlinearity: expected one of {sorted(NONLINEARITIES)}, got {nonlinearity!r}")
     if device not in kernels.KERNELS:

@@ -55,11 +55,16 @@ def save_checkpoint(path, params, opt_state, task_state, meta):
     for prefix, d in (("params", params), ("opt", opt_state), ("state", task_state)):
         arrays.update({f"{prefix}/{k}": v for k, v in d.items()})
     tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "wb") as f:
-        np.savez(f, **arrays)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
 
 
 def load_checkpoint(path):

@@ -1,0 +1,114 @@
+"""The training loop: exact resume, Ctrl-C, atomic and validated checkpoints."""
+import json
+import os
+import signal
+
+import numpy as np
+import pytest
+
+from minirnn import train
+from minirnn.data import shakespeare
+from minirnn.tasks.charlm import CharLM, Settings
+
+
+def small_task():
+    text = shakespeare.load(download=False)[:6000]
+    return CharLM.from_text(text, Settings(hidden=12, embed=6, seq_len=10, batch_size=4))
+
+
+class Sabotaged:
+    """Wraps a task; at step ``at`` it sends itself SIGINT (Ctrl-C) or raises (a crash)."""
+
+    def __init__(self, task, at, how):
+        self.task, self.at, self.how, self.calls = task, at, how, 0
+
+    def __getattr__(self, name):
+        return getattr(self.task, name)
+
+    def step(self, *args):
+        self.calls += 1
+        if self.calls == self.at:
+            if self.how == "crash":
+                raise RuntimeError("simulated crash")
+            os.kill(os.getpid(), signal.SIGINT)
+        return self.task.step(*args)
+
+
+def run(task, out, resume=False, **kw):
+    cfg = train.Config(epochs=2, lr=3e-3, seed=7, out=str(out), checkpoint_every=5, **kw)
+    return train.train(task, cfg, resume=resume, progress=False, log=lambda m: None)
+
+
+def same_arrays(a, b):
+    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("how, at", [("sigint", 13), ("crash", 17), ("sigint", 0)])
+def test_resume_reaches_exactly_the_uninterrupted_parameters(tmp_path, how, at):
+    task = small_task()
+    at = at or task.num_batches(0)          # at an epoch boundary
+    full, _ = run(task, tmp_path / "full")
+    expected = {"sigint": train.Interrupted, "crash": RuntimeError}[how]
+    with pytest.raises(expected):
+        run(Sabotaged(task, at, how), tmp_path / "cut")
+    resumed, _ = run(task, tmp_path / "cut", resume=True)
+    assert same_arrays(full, resumed)
+    p1, o1, s1, _ = train.load_checkpoint(tmp_path / "full" / "checkpoint.npz")
+    p2, o2, s2, _ = train.load_checkpoint(tmp_path / "cut" / "checkpoint.npz")
+    assert same_arrays(o1, o2) and same_arrays(s1, s2)
+    logged = {}
+    for name in ("full", "cut"):
+        lines = [json.loads(x) for x in open(tmp_path / name / "metrics.jsonl")]
+        logged[name] = [(m["epoch"], m["step"], m["train_loss"], m["val_loss"]) for m in lines]
+    assert [m[0] for m in logged["cut"]] == [1, 2]        # no duplicates after a crash
+    assert logged["cut"] == logged["full"]
+
+
+def test_training_lowers_validation_loss_and_writes_run_files(tmp_path):
+    task = small_task()
+    untrained = task.evaluate(task.init_params(np.random.default_rng(7)))["val_loss"]
+    _, metrics = run(task, tmp_path)
+    assert metrics["val_loss"] < untrained - 0.5
+    assert metrics["val_bpc"] == pytest.approx(metrics["val_loss"] / np.log(2))
+    assert metrics["val_ppl"] == pytest.approx(np.exp(metrics["val_loss"]))
+    assert sorted(os.listdir(tmp_path)) == ["checkpoint.npz", "config.json", "metrics.jsonl"]
+    config = json.load(open(tmp_path / "config.json"))
+    assert config["train"]["seed"] == 7 and config["task"]["hidden"] == 12
+
+
+def test_nonfinite_loss_stops_with_the_step(tmp_path):
+    class Exploding(Sabotaged):
+        def step(self, *args):
+            loss, *rest = self.task.step(*args)
+            return float("nan"), *rest
+    with pytest.raises(FloatingPointError, match="loss became nan at step 1"):
+        run(Exploding(small_task(), 0, ""), tmp_path)
+
+
+def test_checkpoint_errors_say_what_is_wrong(tmp_path):
+    with pytest.raises(train.CheckpointError, match="no checkpoint at"):
+        train.load_checkpoint(tmp_path / "missing.npz")
+    (tmp_path / "bad.npz").write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(train.CheckpointError, match="corrupt or truncated"):
+        train.load_checkpoint(tmp_path / "bad.npz")
+    task = small_task()
+    run(task, tmp_path / "a")
+    other = CharLM.from_text(shakespeare.load(download=False)[:6000],
+                             Settings(hidden=13, embed=6, seq_len=10, batch_size=4))
+    with pytest.raises(train.CheckpointError, match="different task or model settings"):
+        run(other, tmp_path / "a", resume=True)
+
+
+def test_failed_checkpoint_write_keeps_the_old_file(tmp_path, monkeypatch):
+    path = tmp_path / "checkpoint.npz"
+    train.save_checkpoint(path, {"w": np.ones(3)}, {}, {}, {"task": {}, "position": [0, 0, 1]})
+    before = path.read_bytes()
+
+    def broken_savez(f, **arrays):
+        f.write(b"half a file")
+        raise OSError("disk full")
+    monkeypatch.setattr(np, "savez", broken_savez)
+    with pytest.raises(OSError, match="disk full"):
+        train.save_checkpoint(path, {"w": np.zeros(3)}, {}, {}, {"task": {}, "position": [0, 0, 2]})
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["checkpoint.npz"]
