@@ -3,7 +3,6 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import fields
 from pathlib import Path
 
 import click
@@ -16,7 +15,7 @@ from .data import DataError
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(name="minirnn", context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="minirnn")
 def main():
     """minirnn: sequence and graph models from scratch, one readable module each."""
@@ -42,12 +41,13 @@ def list_():
               help="Data set to train on.")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
               help="Folder holding data already on disk (default: $MINIRNN_DATA).")
-@click.option("--epochs", type=click.IntRange(1), default=10, show_default=True)
-@click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True)
-@click.option("--hidden", type=click.IntRange(1), default=512, show_default=True)
-@click.option("--seq-len", type=click.IntRange(1), default=64, show_default=True,
-              help="Truncated-BPTT chunk length.")
-@click.option("--lr", type=click.FloatRange(0, min_open=True), default=2e-3, show_default=True)
+@click.option("--epochs", type=click.IntRange(1), default=None, help="[default: the task's]")
+@click.option("--batch-size", type=click.IntRange(1), default=None, help="[default: the task's]")
+@click.option("--hidden", type=click.IntRange(1), default=None, help="Hidden units [default: the task's].")
+@click.option("--seq-len", type=click.IntRange(1), default=None,
+              help="Truncated-BPTT chunk length [default: the task's].")
+@click.option("--lr", type=click.FloatRange(0, min_open=True), default=None,
+              help="Learning rate [default: the task's].")
 @click.option("--clip", type=click.FloatRange(0), default=5.0, show_default=True,
               help="Global gradient-norm bound (0: off).")
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True)
@@ -62,15 +62,15 @@ def run(model, data, data_dir, epochs, batch_size, hidden, seq_len, lr, clip, dt
         device, seed, out, resume, sample_length):
     """Train MODEL on --data, with progress, evaluation, metrics and checkpoints."""
     out = out or os.path.join("runs", f"{model}-{data}")
-    settings = tasks.Settings(hidden=hidden, seq_len=seq_len, batch_size=batch_size,
-                              dtype=dtype, device=device)
+    given = dict(hidden=hidden, seq_len=seq_len, batch_size=batch_size, dtype=dtype, device=device)
+    settings = tasks.Settings(**{k: v for k, v in given.items() if v is not None})
     try:
         task = tasks.build(model, data, settings, data_dir)
     except KeyError as e:
         raise click.UsageError(e.args[0]) from None
     except DataError as e:
         raise click.ClickException(str(e)) from None
-    cfg = train.Config(epochs=epochs, lr=lr, clip=clip, seed=seed, out=out)
+    cfg = train.Config(epochs=epochs or task.epochs, lr=lr or task.lr, clip=clip, seed=seed, out=out)
     click.echo(f"{model} on {data}: {task.num_batches(0)} batches/epoch, run folder {out}", err=True)
     click.echo("(the first run compiles the Numba kernels; later runs load them from cache)", err=True)
     try:
@@ -128,3 +128,5 @@ def bench(model, args):
         raise click.ClickException(f"{script} not found: benchmarks ship with the source "
                                    "checkout (git clone), not with an installed wheel")
     sys.exit(subprocess.call([sys.executable, str(script), *args]))
+if __name__ == "__main__":
+    main(prog_name="minirnn")

@@ -181,7 +181,8 @@ def train(task, cfg, resume=False, progress=True, log=print):
                    **extra, "eval_seconds": round(time.perf_counter() - t0, 2)}
         _log(metrics_path, metrics)
         log("  ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
-                      for k, v in metrics.items()))
+                      for k, v in metrics.items() if not k.endswith("seconds")) +
+            "".join(f"  {k} {v:.1f}" for k, v in metrics.items() if k.endswith("seconds")))
         return metrics
 
     update = OPTIMIZERS[cfg.optimizer]

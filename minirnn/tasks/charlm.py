@@ -40,6 +40,7 @@ def streams(ids, batch_size):
 
 class CharLM:
     unit = "chars"
+    epochs, lr = 6, 2e-3        # defaults: validation loss stops improving after ~5 epochs
 
     def __init__(self, settings, vocab, text=None):
         """A model over ``vocab``; with ``text``, also its 90/10 train/validation streams."""
@@ -102,10 +103,14 @@ class CharLM:
         grads.update(E=embedding_backward(de, e_cache), W_y=dW_y, b_y=db_y)
         return loss, grads, {"h": h[-1].copy()}, x.size
 
-    def loss(self, params, ids, batch_size=64):
-        """Mean cross-entropy (nats/char) of predicting ids[1:] from ids[:-1]."""
-        rows = streams(ids, batch_size)
-        h = np.zeros((batch_size, self.s.hidden), self.dtype)
+    def loss(self, params, ids):
+        """Mean cross-entropy (nats/char) of predicting ids[1:] from ids[:-1].
+
+        Each of the parallel streams starts from h = 0, so streams are kept >= 1000
+        characters long: the cold start then weighs little in the mean.
+        """
+        rows = streams(ids, int(np.clip(len(ids) // 1000, 1, 64)))
+        h = np.zeros((rows.shape[0], self.s.hidden), self.dtype)
         total, count, T = 0.0, 0, 512
         for start in range(0, rows.shape[1] - 1, T):
             chunk = rows[:, start: start + T + 1].T

@@ -1,0 +1,102 @@
+"""The command line as a user runs it: help, errors and exit codes, a run, sampling, Ctrl-C."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from click.testing import CliRunner
+
+from minirnn import data
+from minirnn.cli import main
+
+TINY = ["--epochs", "1", "--hidden", "8", "--seq-len", "16", "--batch-size", "64",
+        "--sample-length", "40"]
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, list(args))
+
+
+@pytest.mark.parametrize("command", [[], ["list"], ["run"], ["sample"], ["gradcheck"], ["bench"]])
+def test_every_command_has_help(command):
+    result = invoke(*command, "--help")
+    assert result.exit_code == 0 and "Usage: minirnn" in result.output
+
+
+def test_list_names_models_data_and_tasks():
+    out = invoke("list").output
+    assert "elman" in out and "shakespeare" in out and "elman --data shakespeare" in out
+
+
+@pytest.mark.parametrize("args, valid", [(["run", "lsmt", "--data", "shakespeare"], "elman"),
+                                         (["run", "elman", "--data", "imbd"], "shakespeare"),
+                                         (["gradcheck", "nope"], "elman")])
+def test_unknown_model_or_data_exits_2_listing_the_choices(args, valid):
+    result = invoke(*args)
+    assert result.exit_code == 2 and "Invalid value" in result.output and valid in result.output
+
+
+def test_gradcheck_prints_each_parameter_and_passes():
+    result = invoke("gradcheck", "elman")
+    assert result.exit_code == 0, result.output
+    for name in ("W_x", "W_h", "b", "x", "h0"):
+        assert any(line.startswith(name) and line.endswith("PASS") for line in result.output.splitlines())
+
+
+def test_gradcheck_fails_with_exit_1_on_an_impossible_tolerance():
+    result = invoke("gradcheck", "elman", "--tol", "0")
+    assert result.exit_code == 1 and "FAIL" in result.output
+
+
+def test_run_writes_config_metrics_checkpoint_then_sample(tmp_path):
+    out = tmp_path / "run"
+    result = invoke("run", "elman", "--data", "shakespeare", *TINY, "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert sorted(os.listdir(out)) == ["checkpoint.npz", "config.json", "metrics.jsonl"]
+    metrics = [json.loads(line) for line in open(out / "metrics.jsonl")]
+    assert {"train_loss", "val_loss", "val_bpc", "val_ppl", "epoch_seconds"} <= metrics[-1].keys()
+    assert "--- sample" in result.output
+    sampled = invoke("sample", "--checkpoint", str(out / "checkpoint.npz"), "--prime", "ROMEO:",
+                     "--length", "30", "--temperature", "0.5")
+    assert sampled.exit_code == 0 and sampled.output.startswith("ROMEO:")
+    assert len(sampled.output.rstrip("\n")) == 36
+
+
+def test_bad_checkpoint_is_reported_without_traceback(tmp_path):
+    bad = tmp_path / "checkpoint.npz"
+    bad.write_text("garbage")
+    result = invoke("sample", "--checkpoint", str(bad))
+    assert result.exit_code == 1 and "corrupt or truncated" in result.output
+    assert "Traceback" not in result.output
+    result = invoke("run", "elman", "--data", "shakespeare", *TINY, "--out", str(tmp_path), "--resume")
+    assert result.exit_code == 1 and "not a readable minirnn checkpoint" in result.output
+
+
+def test_missing_data_is_reported_with_where_and_how(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "SHIPPED", tmp_path / "shipped")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(data.urllib.request, "urlopen", lambda *a, **k: (_ for _ in ()).throw(OSError("offline")))
+    result = invoke("run", "elman", "--data", "shakespeare", "--data-dir", str(tmp_path))
+    assert result.exit_code == 1
+    assert "could not download" in result.output and "offline" in result.output
+
+
+def test_ctrl_c_saves_a_checkpoint_and_exits_with_a_message(tmp_path):
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "minirnn.cli", "run", "elman", "--data",
+                             "shakespeare", "--epochs", "3", "--hidden", "16", "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (out / "checkpoint.npz").exists() and time.time() < deadline:
+        time.sleep(0.2)                                  # the first periodic checkpoint
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "interrupted at step" in stderr and "--resume" in stderr
+    assert "Traceback" not in stderr
+    result = invoke("run", "elman", "--data", "shakespeare", "--epochs", "1", "--hidden", "16",
+                    "--out", str(out), "--resume", "--sample-length", "0")
+    assert result.exit_code == 0 and "resuming from" in result.output
