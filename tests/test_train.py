@@ -2,6 +2,8 @@
 import json
 import os
 import signal
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -112,3 +114,24 @@ def test_failed_checkpoint_write_keeps_the_old_file(tmp_path, monkeypatch):
         train.save_checkpoint(path, {"w": np.zeros(3)}, {}, {}, {"task": {}, "position": [0, 0, 2]})
     assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ["checkpoint.npz"]
+
+
+SCRIPT = """
+import sys, numpy as np
+from minirnn import train
+from minirnn.data import shakespeare
+from minirnn.tasks.charlm import CharLM, Settings
+task = CharLM.from_text(shakespeare.load(download=False)[:30000],
+                        Settings(hidden=128, batch_size=50, seq_len=32))
+params, _ = train.train(task, train.Config(epochs=1, out=sys.argv[1]), progress=False,
+                        log=lambda m: None)
+np.savez(sys.argv[1] + "/params.npz", **params)
+"""
+
+
+def test_same_seed_same_numbers_on_one_core_or_two(tmp_path):
+    for n in ("1", "2"):
+        env = dict(os.environ, OMP_NUM_THREADS=n, OPENBLAS_NUM_THREADS=n, NUMBA_NUM_THREADS=n)
+        subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path / n)], env=env, check=True)
+    one, two = (np.load(tmp_path / n / "params.npz") for n in ("1", "2"))
+    assert one.files == two.files and all(np.array_equal(one[k], two[k]) for k in one.files)
