@@ -3,7 +3,6 @@
 Build (warnings are errors):
     sphinx-build -W -b html docs docs/_build/html
 """
-import os
 import sys
 from pathlib import Path
 

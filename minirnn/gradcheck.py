@@ -1,10 +1,12 @@
 """Centred-difference gradient checks (``docs/training.rst``, "Checking gradients").
 
+The numerical gradient and the error measure::
+
     numerical df/dx_i = (f(x + eps e_i) - f(x - eps e_i)) / (2 eps)      error O(eps^2)
     relative error    = max_i |a_i - n_i| / max(1e-8, max_i |a_i| + max_i |n_i|)
 
 The error is normwise (max-norms over the whole array): centred differences carry an
-absolute rounding error ~1e-16 |f| / eps, so an elementwise ratio would flag any
+absolute rounding error ~1e-16 abs(f) / eps, so an elementwise ratio would flag any
 entry that happens to be near zero. Use float64: in float32 the rounding of f alone
 is ~1e-7 relative, larger than the differences being measured.
 """

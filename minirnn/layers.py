@@ -1,7 +1,7 @@
 """Building blocks shared by every model: each a ``forward``/``backward`` pair.
 
 Shapes use ``...`` for any leading axes, so the same functions serve a (N, D)
-batch and a time-major (T, B, D) sequence batch. Derivations: ``docs/training.rst``.
+batch and a time-major (T, B, D) sequence batch. Derivations: ``docs/training.rst``::
 
     embedding      y = E[idx]                                   (training eq. 1)
     affine         y = x W + b                                  (training eq. 2)
@@ -63,7 +63,7 @@ def softmax_cross_entropy(z, y, mask=None):
 
 
 def sigmoid_forward(x):
-    """sigma(x) = 1 / (1 + exp(-x)), evaluated without overflow for large |x|."""
+    """sigma(x) = 1 / (1 + exp(-x)), evaluated without overflow for large abs(x)."""
     e = np.exp(-np.abs(x))
     out = np.where(x >= 0, 1 / (1 + e), e / (1 + e))
     return out, out

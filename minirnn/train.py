@@ -1,6 +1,6 @@
 """The one training loop every task uses (``docs/training.rst``).
 
-A task is any object with these methods (see ``minirnn/tasks/charlm.py``):
+A task is any object with these methods (see ``minirnn/tasks/charlm.py``)::
 
     meta()                       JSON-able description, saved in every checkpoint
     init_params(rng)             dict of parameter arrays

@@ -5,7 +5,7 @@ products that do not depend on the previous step (x W_x, the weight gradients) a
 single large GEMMs in ``minirnn/elman.py``.
 
 CPU: each step's product h_{t-1} W_h goes to BLAS through NumPy and so does tanh
-(NumPy's SIMD tanh is ~35x faster than Numba's scalar libm call, no SVML in the pip
+(NumPy's SIMD tanh is ~37x faster than Numba's scalar libm call, no SVML in the pip
 llvmlite; see docs/elman.rst, "Performance"); masking and the backward pointwise
 math are fused Numba loops. CUDA: one thread per (b, j) computes a whole unit.
 """

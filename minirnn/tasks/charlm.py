@@ -39,6 +39,8 @@ def streams(ids, batch_size):
 
 
 class CharLM:
+    """The task ``minirnn run elman --data shakespeare`` trains (see ``minirnn.train``)."""
+
     unit = "chars"
     epochs, lr = 6, 2e-3        # defaults: validation loss stops improving after ~5 epochs
 
