@@ -118,7 +118,7 @@ def gradcheck(model, seed, tol):
     sys.exit(0 if ok else 1)
 
 
-@main.command()
+@main.command(context_settings={"ignore_unknown_options": True})
 @click.argument("model", metavar="MODEL", type=click.Choice(sorted(tasks.MODELS)))
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def bench(model, args):
