@@ -14,6 +14,8 @@ import math
 import numpy as np
 from numba import cuda, njit
 
+from .common import launch_config, require_gpu, twin
+
 TANH, RELU = 0, 1
 
 
@@ -24,8 +26,7 @@ def _dphi(h, act):
     return 1.0 if h > 0.0 else 0.0
 
 
-_dphi_cpu = njit(cache=True, inline="always")(_dphi)
-_dphi_gpu = cuda.jit(device=True)(_dphi)
+_dphi_cpu, _dphi_gpu = twin(_dphi)
 
 
 # ------------------------------------------------------------------------------- CPU
@@ -123,40 +124,28 @@ def _backward_g_cuda(da_t, W_h, lengths, t, g):
     g[b, k] = s
 
 
-def _grid(B, H, block=(8, 32)):
-    return (math.ceil(B / block[0]), math.ceil(H / block[1])), block
-
-
-def require_gpu():
-    if not cuda.is_available():
-        raise RuntimeError("device='cuda' needs an NVIDIA GPU with the 'cuda' extra "
-                           "(pip install 'minirnn[cuda]'); without one, run the CUDA "
-                           "kernels in the simulator with NUMBA_ENABLE_CUDASIM=1, or use "
-                           "device='cpu'")
-
-
 def forward_cuda(xw, W_h, h0, lengths, act):
     require_gpu()
     T, B, H = xw.shape
-    grid, block = _grid(B, H)
+    blocks, threads = launch_config(B, H)
     d_xw, d_W, d_len = cuda.to_device(xw), cuda.to_device(W_h), cuda.to_device(lengths)
     d_h = cuda.device_array((T + 1, B, H), xw.dtype)   # d_h[0] = h0, d_h[t+1] = h_t
     d_h[0].copy_to_device(np.ascontiguousarray(h0))
     for t in range(T):
-        _forward_step_cuda[grid, block](d_xw[t], d_W, d_h[t], d_len, t, act, d_h[t + 1])
+        _forward_step_cuda[blocks, threads](d_xw[t], d_W, d_h[t], d_len, t, act, d_h[t + 1])
     return d_h[1:].copy_to_host()
 
 
 def backward_cuda(dh, h, W_h, lengths, act):
     require_gpu()
     T, B, H = dh.shape
-    grid, block = _grid(B, H)
+    blocks, threads = launch_config(B, H)
     d_dh, d_h, d_W, d_len = (cuda.to_device(a) for a in (dh, h, W_h, lengths))
     d_da = cuda.device_array_like(dh)
     d_g = cuda.to_device(np.zeros((B, H), dh.dtype))
     for t in range(T - 1, -1, -1):
-        _backward_da_cuda[grid, block](d_g, d_dh[t], d_h[t], d_len, t, act, d_da[t])
-        _backward_g_cuda[grid, block](d_da[t], d_W, d_len, t, d_g)
+        _backward_da_cuda[blocks, threads](d_g, d_dh[t], d_h[t], d_len, t, act, d_da[t])
+        _backward_g_cuda[blocks, threads](d_da[t], d_W, d_len, t, d_g)
     return d_da.copy_to_host(), d_g.copy_to_host()
 
 

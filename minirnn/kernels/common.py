@@ -1,0 +1,39 @@
+"""Pieces every recurrent kernel shares.
+
+The CPU kernels follow one recipe, chosen by measurement (docs/elman.rst,
+"Performance"): each step's matrix product goes to BLAS through NumPy, the
+transcendental functions (tanh, sigmoid) go through NumPy's SIMD ufuncs, and the
+remaining pointwise math is a fused, serial Numba loop. CUDA twins run one thread per
+(batch row, unit) and one launch per step.
+"""
+import math
+
+import numpy as np
+from numba import cuda, njit
+
+
+def sigmoid_(x):
+    """x <- sigma(x) in place, as (1 + tanh(x / 2)) / 2: NumPy's SIMD tanh, no overflow."""
+    x *= 0.5
+    np.tanh(x, out=x)
+    x *= 0.5
+    x += 0.5
+    return x
+
+
+def twin(scalar_function):
+    """Compile one scalar Python function for both targets: (CPU inline, CUDA device)."""
+    return njit(cache=True, inline="always")(scalar_function), cuda.jit(device=True)(scalar_function)
+
+
+def launch_config(rows, cols, threads=(8, 32)):
+    """Launch configuration covering a (rows, cols) array with one thread per element."""
+    return (math.ceil(rows / threads[0]), math.ceil(cols / threads[1])), threads
+
+
+def require_gpu():
+    if not cuda.is_available():
+        raise RuntimeError("device='cuda' needs an NVIDIA GPU with the 'cuda' extra "
+                           "(pip install 'minirnn[cuda]'); without one, run the CUDA "
+                           "kernels in the simulator with NUMBA_ENABLE_CUDASIM=1, or use "
+                           "device='cpu'")
