@@ -5,7 +5,7 @@ What is measured (see benchmarks/README.md for how to read it):
 * **Train step** = ``minirnn.elman.forward`` + ``minirnn.elman.backward`` with a fixed
   random upstream gradient dL/dh, at T=200, B=64, D=64, H=128 (tanh, full-length
   sequences), in float32 and float64. Baselines on the very same inputs and weights:
-  the plain NumPy reference (``tests/reference.py``: ``elman_forward_batched`` +
+  the plain NumPy reference (``tests/reference/elman.py``: ``elman_forward_batched`` +
   ``elman_backward_batched``) and ``torch.nn.RNN`` (forward + ``backward(dh)``) when
   PyTorch is importable. Each implementation is timed in blocks of consecutive calls
   after a warm-up, in three passes (not interleaved call by call: the thread pools
@@ -44,7 +44,7 @@ import numba                            # noqa: E402
 import numpy as np                      # noqa: E402
 
 from minirnn import elman               # noqa: E402
-from tests.reference import elman_backward_batched, elman_forward_batched  # noqa: E402
+from tests.reference.elman import elman_backward_batched, elman_forward_batched  # noqa: E402
 
 try:
     import torch

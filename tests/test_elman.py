@@ -6,7 +6,7 @@ import pytest
 
 from minirnn import elman
 from minirnn.gradcheck import check, rel_error
-from tests import reference
+from tests.reference import elman as reference
 
 
 def problem(rng, T=7, B=4, D=3, H=5, dtype=np.float64):
