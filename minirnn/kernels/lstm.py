@@ -1,0 +1,220 @@
+"""LSTM recurrence kernels: the sequential part of ``minirnn.lstm``, CPU and CUDA.
+
+Equation numbers refer to ``docs/lstm.rst``; the recipe is kernels/common.py's.
+Gate columns are ordered [i | f | g | o] as in PyTorch, so ``z[:, q*H + j]`` is gate q
+of unit j. On the CPU one SIMD tanh serves all four gates at once, through
+sigma(x) = (1 + tanh(x / 2)) / 2: the block is scaled by (1/2, 1/2, 1, 1/2) first.
+"""
+import math
+
+import numpy as np
+from numba import cuda, njit
+
+from .common import launch_config, require_gpu, twin
+
+I, F, G, O = range(4)
+
+
+def _unit_backward(G_h, g_c, i, f, g, o, tc, c_prev, p_i, p_f, p_o):
+    """BPTT through one unit of one step (eqs. 7-10): returns dz_i, dz_f, dz_g, dz_o
+    and the gradient reaching c_{t-1}."""
+    dz_o = G_h * tc * o * (1.0 - o)                               # eq. (7)
+    G_c = g_c + G_h * o * (1.0 - tc * tc)                         # eq. (8)
+    dz_i = G_c * g * i * (1.0 - i)                                # eq. (9)
+    dz_f = G_c * c_prev * f * (1.0 - f)
+    dz_g = G_c * i * (1.0 - g * g)
+    g_c_prev = G_c * f + dz_i * p_i + dz_f * p_f + dz_o * p_o     # eq. (10)
+    return dz_i, dz_f, dz_g, dz_o, g_c_prev
+
+
+_unit_backward_cpu, _unit_backward_gpu = twin(_unit_backward)
+
+
+# ------------------------------------------------------------------------------- CPU
+
+def _gate_scale(H, dtype):
+    """(4H,) factors that turn tanh into sigma on the i, f, o blocks (eq. 3)."""
+    s = np.full(4 * H, 0.5, dtype)
+    s[G * H:(G + 1) * H] = 1.0
+    return s
+
+
+@njit(cache=True)
+def _cell_step(u, c_prev, lengths, t, c_t):
+    """u = tanh(scaled z) -> gates i, f, g, o in place (eq. 3); c_t (eqs. 4, 6)."""
+    B, H = c_t.shape
+    for b in range(B):
+        if t >= lengths[b]:
+            c_t[b] = c_prev[b]                                    # eq. (6)
+            continue
+        for j in range(H):
+            i = 0.5 + 0.5 * u[b, j]
+            f = 0.5 + 0.5 * u[b, H + j]
+            o = 0.5 + 0.5 * u[b, 3 * H + j]
+            u[b, j], u[b, H + j], u[b, 3 * H + j] = i, f, o
+            c_t[b, j] = f * c_prev[b, j] + i * u[b, 2 * H + j]    # eq. (4)
+
+
+@njit(cache=True)
+def _hidden_step(gates_t, tc_t, h_prev, lengths, t, h_t):
+    """h_t = o * tanh(c_t) (eq. 5); padded rows keep h_{t-1} (eq. 6)."""
+    B, H = h_t.shape
+    for b in range(B):
+        for j in range(H):
+            h_t[b, j] = gates_t[b, 3 * H + j] * tc_t[b, j] if t < lengths[b] else h_prev[b, j]
+
+
+@njit(cache=True)
+def _backward_step(g_h, g_c, dh_t, gates_t, tc_t, c_prev, P, lengths, t, dz_t):
+    """dz_t (B, 4H) from eqs. 7-9; g_c becomes the gradient at c_{t-1} (eq. 10); g_h
+    is cleared on active rows, for dz_t W_h^T to refill (eq. 11). Padded rows pass
+    both gradients through unchanged and have dz_t = 0."""
+    B, H = g_h.shape
+    for b in range(B):
+        active = t < lengths[b]
+        for j in range(H):
+            G_h = g_h[b, j] + dh_t[b, j]
+            if not active:
+                g_h[b, j] = G_h
+                for q in range(4):
+                    dz_t[b, q * H + j] = 0.0
+                continue
+            dz_i, dz_f, dz_g, dz_o, g_c[b, j] = _unit_backward_cpu(
+                G_h, g_c[b, j], gates_t[b, j], gates_t[b, H + j], gates_t[b, 2 * H + j],
+                gates_t[b, 3 * H + j], tc_t[b, j], c_prev[b, j], P[0, j], P[1, j], P[2, j])
+            dz_t[b, j], dz_t[b, H + j], dz_t[b, 2 * H + j], dz_t[b, 3 * H + j] = dz_i, dz_f, dz_g, dz_o
+            g_h[b, j] = 0.0
+
+
+def forward_cpu(xw, W_h, P, h0, c0, lengths):
+    """From xw = x W_x + b (T, B, 4H) and peepholes P (3, H) or None: h, c, tanh(c)
+    (T, B, H) and the gate activations (T, B, 4H) kept for the backward pass."""
+    T, B, H4 = xw.shape
+    H = H4 // 4
+    gates = np.empty_like(xw)
+    h, c, tc = (np.empty((T, B, H), xw.dtype) for _ in range(3))
+    scale = _gate_scale(H, xw.dtype)
+    h_prev, c_prev = h0, c0
+    for t in range(T):
+        z = np.matmul(h_prev, W_h, out=gates[t])                  # eq. (1)
+        z += xw[t]
+        if P is not None:                                         # eq. (2)
+            for q, block in enumerate((I, F, O)):
+                z[:, block * H:(block + 1) * H] += c_prev * P[q]
+        z *= scale
+        np.tanh(z, out=z)                                         # eq. (3), all gates
+        _cell_step(z, c_prev, lengths, t, c[t])
+        np.tanh(c[t], out=tc[t])
+        _hidden_step(z, tc[t], h_prev, lengths, t, h[t])
+        h_prev, c_prev = h[t], c[t]
+    return h, c, tc, gates
+
+
+def backward_cpu(dh, gates, c, tc, c0, W_h, P, lengths):
+    """dz (T, B, 4H), dh0 and dc0 (B, H) from dh = dL/dh_t (T, B, H)."""
+    T, B, H = dh.shape
+    dz = np.empty_like(gates)
+    g_h, g_c = np.zeros((B, H), dh.dtype), np.zeros((B, H), dh.dtype)
+    P = np.zeros((3, H), dh.dtype) if P is None else P
+    for t in range(T - 1, -1, -1):
+        c_prev = c[t - 1] if t else c0
+        _backward_step(g_h, g_c, dh[t], gates[t], tc[t], c_prev, P, lengths, t, dz[t])
+        g_h += dz[t] @ W_h.T                                      # eq. (11)
+    return dz, g_h, g_c
+
+
+# ------------------------------------------------------------------------------ CUDA
+
+@cuda.jit
+def _forward_step_cuda(xw_t, W_h, P, h_prev, c_prev, lengths, t, gates_t, c_t, tc_t, h_t):
+    b, j = cuda.grid(2)
+    B, H = h_t.shape
+    if b >= B or j >= H:
+        return
+    if t >= lengths[b]:                                           # eq. (6)
+        h_t[b, j], c_t[b, j], tc_t[b, j] = h_prev[b, j], c_prev[b, j], 0.0
+        return
+    z_i, z_f, z_g, z_o = xw_t[b, j], xw_t[b, H + j], xw_t[b, 2 * H + j], xw_t[b, 3 * H + j]
+    for k in range(H):                                            # eq. (1)
+        h = h_prev[b, k]
+        z_i += h * W_h[k, j]
+        z_f += h * W_h[k, H + j]
+        z_g += h * W_h[k, 2 * H + j]
+        z_o += h * W_h[k, 3 * H + j]
+    cp = c_prev[b, j]                                             # eq. (2)
+    i = 1.0 / (1.0 + math.exp(-(z_i + P[0, j] * cp)))            # eq. (3)
+    f = 1.0 / (1.0 + math.exp(-(z_f + P[1, j] * cp)))
+    g = math.tanh(z_g)
+    o = 1.0 / (1.0 + math.exp(-(z_o + P[2, j] * cp)))
+    c = f * cp + i * g                                            # eq. (4)
+    gates_t[b, j], gates_t[b, H + j], gates_t[b, 2 * H + j], gates_t[b, 3 * H + j] = i, f, g, o
+    c_t[b, j], tc_t[b, j] = c, math.tanh(c)
+    h_t[b, j] = o * tc_t[b, j]                                    # eq. (5)
+
+
+@cuda.jit
+def _backward_dz_cuda(g_h, g_c, dh_t, gates_t, tc_t, c_prev, P, lengths, t, dz_t):
+    b, j = cuda.grid(2)
+    B, H = g_h.shape
+    if b >= B or j >= H:
+        return
+    G_h = g_h[b, j] + dh_t[b, j]
+    if t >= lengths[b]:
+        g_h[b, j] = G_h
+        for q in range(4):
+            dz_t[b, q * H + j] = 0.0
+        return
+    dz_i, dz_f, dz_g, dz_o, g_c[b, j] = _unit_backward_gpu(
+        G_h, g_c[b, j], gates_t[b, j], gates_t[b, H + j], gates_t[b, 2 * H + j],
+        gates_t[b, 3 * H + j], tc_t[b, j], c_prev[b, j], P[0, j], P[1, j], P[2, j])
+    dz_t[b, j], dz_t[b, H + j], dz_t[b, 2 * H + j], dz_t[b, 3 * H + j] = dz_i, dz_f, dz_g, dz_o
+
+
+@cuda.jit
+def _backward_g_h_cuda(dz_t, W_h, lengths, t, g_h):
+    b, k = cuda.grid(2)
+    if b >= g_h.shape[0] or k >= g_h.shape[1] or t >= lengths[b]:
+        return
+    s = 0.0
+    for n in range(W_h.shape[1]):
+        s += dz_t[b, n] * W_h[k, n]                               # eq. (11)
+    g_h[b, k] = s
+
+
+def forward_cuda(xw, W_h, P, h0, c0, lengths):
+    require_gpu()
+    T, B, H4 = xw.shape
+    H = H4 // 4
+    blocks, threads = launch_config(B, H)
+    P = np.zeros((3, H), xw.dtype) if P is None else P
+    d_xw, d_W, d_P, d_len = (cuda.to_device(a) for a in (xw, W_h, P, lengths))
+    d_gates = cuda.device_array_like(xw)
+    d_h, d_c = (cuda.device_array((T + 1, B, H), xw.dtype) for _ in range(2))  # [0] = initial
+    d_tc = cuda.device_array((T, B, H), xw.dtype)
+    d_h[0].copy_to_device(np.ascontiguousarray(h0))
+    d_c[0].copy_to_device(np.ascontiguousarray(c0))
+    for t in range(T):
+        _forward_step_cuda[blocks, threads](d_xw[t], d_W, d_P, d_h[t], d_c[t], d_len, t,
+                                            d_gates[t], d_c[t + 1], d_tc[t], d_h[t + 1])
+    return (d_h[1:].copy_to_host(), d_c[1:].copy_to_host(), d_tc.copy_to_host(),
+            d_gates.copy_to_host())
+
+
+def backward_cuda(dh, gates, c, tc, c0, W_h, P, lengths):
+    require_gpu()
+    T, B, H = dh.shape
+    blocks, threads = launch_config(B, H)
+    P = np.zeros((3, H), dh.dtype) if P is None else P
+    c_prev = np.concatenate([c0[None], c[:-1]])
+    d_dh, d_gates, d_tc, d_cp, d_W, d_P, d_len = (
+        cuda.to_device(np.ascontiguousarray(a)) for a in (dh, gates, tc, c_prev, W_h, P, lengths))
+    d_dz = cuda.device_array_like(gates)
+    d_gh, d_gc = (cuda.to_device(np.zeros((B, H), dh.dtype)) for _ in range(2))
+    for t in range(T - 1, -1, -1):
+        _backward_dz_cuda[blocks, threads](d_gh, d_gc, d_dh[t], d_gates[t], d_tc[t], d_cp[t],
+                                           d_P, d_len, t, d_dz[t])
+        _backward_g_h_cuda[blocks, threads](d_dz[t], d_W, d_len, t, d_gh)
+    return d_dz.copy_to_host(), d_gh.copy_to_host(), d_gc.copy_to_host()
+
+
+KERNELS = {"cpu": (forward_cpu, backward_cpu), "cuda": (forward_cuda, backward_cuda)}

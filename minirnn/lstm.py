@@ -1,0 +1,97 @@
+"""Long short-term memory (``docs/lstm.rst``): a cell state carried by addition.
+
+Forward, for t = 1..T over a time-major batch x (T, B, D), gates in PyTorch's order:
+
+    z_t = x_t W_x + h_{t-1} W_h + b,   z = [z_i | z_f | z_g | z_o]        (1)
+    z_q += p_q * c_{t-1}  for q in i, f, o  (optional peepholes)         (2)
+    i, f, o = sigma(z_i), sigma(z_f), sigma(z_o);   g = tanh(z_g)          (3)
+    c_t = f * c_{t-1} + i * g                                             (4)
+    h_t = o * tanh(c_t)                                                   (5)
+    h_t, c_t = h_{t-1}, c_{t-1}   for t > length of the sequence          (6)
+
+Backward through time, G_h and G_c the whole gradients reaching h_t and c_t:
+
+    dz_o = G_h * tanh(c_t) * o (1 - o)                                    (7)
+    G_c  = g_c + G_h * o * (1 - tanh^2 c_t)                               (8)
+    dz_i = G_c * g * i (1 - i),  dz_f = G_c * c_{t-1} * f (1 - f),
+    dz_g = G_c * i * (1 - g^2)                                            (9)
+    g_c(t-1) = G_c * f + sum_q dz_q * p_q                                 (10)
+    g_h(t-1) = dz_t W_h^T                                                 (11)
+    dp_q = sum_t dz_q * c_{t-1}                                           (12)
+    dW_x = sum_t x_t^T dz_t,  dW_h = sum_t h_{t-1}^T dz_t,
+    db = sum_t dz_t,          dx_t = dz_t W_x^T                            (13)
+
+Same numbers in ``torch.nn.LSTM``: weight_ih_l0 = W_x.T, weight_hh_l0 = W_h.T,
+bias_ih_l0 = b, bias_hh_l0 = 0 (PyTorch has no peepholes).
+"""
+import numpy as np
+
+from . import checks
+from .kernels import lstm as kernels
+
+PEEPHOLES = ("p_i", "p_f", "p_o")
+
+
+def init(rng, D, H, dtype=np.float32, peephole=False):
+    """{W_x (D, 4H), W_h (H, 4H), b (4H,)} uniform(+-1/sqrt(H)) as PyTorch, forget-gate
+    bias 1 (remember by default); with ``peephole``, also p_i, p_f, p_o (H,) = 0."""
+    s = 1 / np.sqrt(H)
+    params = {"W_x": rng.uniform(-s, s, (D, 4 * H)).astype(dtype),
+              "W_h": rng.uniform(-s, s, (H, 4 * H)).astype(dtype),
+              "b": np.zeros(4 * H, dtype)}
+    params["b"][H:2 * H] = 1.0
+    if peephole:
+        params.update({k: np.zeros(H, dtype) for k in PEEPHOLES})
+    return params
+
+
+def forward(params, x, h0=None, c0=None, lengths=None, device="cpu"):
+    """Run the LSTM over x (T, B, D) from h0, c0 (B, H) (zeros if None).
+
+    Peepholes are used when ``params`` has p_i, p_f, p_o. ``lengths`` (B,) ends
+    sequences early; their states then stay fixed, so h[-1] is every final state.
+    Returns h (T, B, H) and the cache for ``backward``.
+    """
+    W_x, W_h, b = params["W_x"], params["W_h"], params["b"]
+    checks.float_array("x", x, 3, W_x.dtype)
+    checks.shape("x", x, (None, None, W_x.shape[0]))
+    T, B, D = x.shape
+    H = W_h.shape[0]
+    h0 = np.zeros((B, H), x.dtype) if h0 is None else h0
+    c0 = np.zeros((B, H), x.dtype) if c0 is None else c0
+    for name, state in (("h0", h0), ("c0", c0)):
+        checks.float_array(name, state, 2, x.dtype)
+        checks.shape(name, state, (B, H))
+        checks.finite(name, state)
+    lengths = checks.lengths(lengths, B, T)
+    checks.finite("x", x)
+    if device not in kernels.KERNELS:
+        raise ValueError(f"device: expected one of {sorted(kernels.KERNELS)}, got {device!r}")
+    P = np.stack([params[k] for k in PEEPHOLES]) if PEEPHOLES[0] in params else None
+    xw = (x.reshape(T * B, D) @ W_x + b).reshape(T, B, 4 * H)     # eq. (1), all t at once
+    h, c, tc, gates = kernels.KERNELS[device][0](xw, W_h, P, h0, c0, lengths)
+    return h, (x, h0, c0, h, c, tc, gates, P, lengths, params, device)
+
+
+def backward(dh, cache):
+    """Backpropagate dL/dh (T, B, H) through time.
+
+    Returns dx (T, B, D), dh0, dc0 (B, H) and grads with the keys of params.
+    """
+    x, h0, c0, h, c, tc, gates, P, lengths, params, device = cache
+    checks.shape("dh", dh, h.shape)
+    T, B, D = x.shape
+    H = h.shape[2]
+    dz, dh0, dc0 = kernels.KERNELS[device][1](np.ascontiguousarray(dh, h.dtype), gates, c, tc,
+                                              c0, params["W_h"], P, lengths)
+    dz2 = dz.reshape(T * B, 4 * H)
+    h_prev = np.concatenate([h0[None], h[:-1]]).reshape(T * B, H)
+    grads = {"W_x": x.reshape(T * B, D).T @ dz2,                      # eq. (13)
+             "W_h": h_prev.T @ dz2,
+             "b": dz2.sum(axis=0)}
+    if P is not None:                                                  # eq. (12)
+        c_prev = np.concatenate([c0[None], c[:-1]])
+        for k, gate in zip(PEEPHOLES, (kernels.I, kernels.F, kernels.O)):
+            grads[k] = (dz[:, :, gate * H:(gate + 1) * H] * c_prev).sum(axis=(0, 1))
+    dx = (dz2 @ params["W_x"].T).reshape(T, B, D)
+    return dx, dh0, dc0, grads
