@@ -8,6 +8,8 @@ batch and a time-major (T, B, D) sequence batch. Derivations: ``docs/training.rs
     softmax CE     L = -(1/M) sum_n m_n log softmax(z_n)[y_n]   (training eq. 3)
                    dL/dz_n = (m_n / M) (softmax(z_n) - onehot(y_n))   (training eq. 4)
     sigmoid, tanh, relu, elementwise with their derivatives
+    dropout        y = x * m / (1 - p),  m ~ Bernoulli(1 - p)          (training eq. 5)
+    pooling        mean or max of h_1..h_len over each sequence's steps (training eq. 6)
 """
 import numpy as np
 
@@ -89,3 +91,50 @@ def relu_forward(x):
 
 def relu_backward(dout, cache):
     return dout * (cache > 0)
+
+
+def dropout_forward(x, p, rng):
+    """Inverted dropout: zero each entry with probability p and scale the rest by
+    1/(1-p), so evaluation (rng None or p = 0) is the identity. Returns out, cache."""
+    if rng is None or p == 0:
+        return x, None
+    keep = (rng.random(x.shape) >= p).astype(x.dtype) / (1 - p)
+    return x * keep, keep
+
+
+def dropout_backward(dout, cache):
+    return dout if cache is None else dout * cache
+
+
+def _steps_mask(lengths, T):
+    """(T, B, 1) with 1 for t < lengths[b]."""
+    return (np.arange(T)[:, None] < lengths[None, :])[..., None]
+
+
+def mean_pool_forward(h, lengths):
+    """h (T, B, H) -> mean over each sequence's valid steps (B, H); empty -> 0."""
+    mask = _steps_mask(lengths, h.shape[0])
+    count = np.maximum(lengths, 1)[:, None].astype(h.dtype)
+    return (h * mask).sum(axis=0) / count, (mask, count)
+
+
+def mean_pool_backward(dout, cache):
+    mask, count = cache
+    return mask * (dout / count)[None]
+
+
+def max_pool_forward(h, lengths):
+    """h (T, B, H) -> max over each sequence's valid steps (B, H); empty -> 0.
+    The gradient goes to the (first) step holding the maximum."""
+    T, B, H = h.shape
+    mask = _steps_mask(lengths, T)
+    arg = np.where(mask, h, -np.inf).argmax(axis=0)                    # (B, H)
+    out = np.take_along_axis(h, arg[None], axis=0)[0] * (lengths > 0)[:, None]
+    return out, (arg, lengths, h.shape)
+
+
+def max_pool_backward(dout, cache):
+    arg, lengths, shape = cache
+    dh = np.zeros(shape, dout.dtype)
+    np.put_along_axis(dh, arg[None], (dout * (lengths > 0)[:, None])[None], axis=0)
+    return dh

@@ -71,3 +71,37 @@ def test_sigmoid_matches_formula_without_overflow():
         out, _ = layers.sigmoid_forward(x)
     assert np.allclose(out[1:4], 1 / (1 + np.exp(-x[1:4])))
     assert out[0] == 0.0 and out[-1] == 1.0
+
+
+def test_dropout_keeps_expectation_and_routes_gradient(rng):
+    x = np.ones((200, 100))
+    out, cache = layers.dropout_forward(x, 0.3, rng)
+    assert set(np.unique(out)) == {0.0, 1 / 0.7}
+    assert abs(out.mean() - 1) < 0.02                     # E[out] = x
+    assert np.array_equal(layers.dropout_backward(np.ones_like(x), cache), out)
+    same, none = layers.dropout_forward(x, 0.3, None)    # evaluation: identity
+    assert same is x and layers.dropout_backward(x, none) is x
+
+
+def test_pooling_matches_per_sequence_numpy(rng):
+    h = rng.standard_normal((6, 4, 3))
+    lengths = np.array([6, 1, 0, 3])
+    mean, _ = layers.mean_pool_forward(h, lengths)
+    top, _ = layers.max_pool_forward(h, lengths)
+    for b, L in enumerate(lengths):
+        want_mean = h[:L, b].mean(0) if L else np.zeros(3)
+        want_max = h[:L, b].max(0) if L else np.zeros(3)
+        assert np.allclose(mean[b], want_mean) and np.allclose(top[b], want_max)
+
+
+@pytest.mark.parametrize("kind", ["mean", "max"])
+def test_pooling_gradients(rng, kind):
+    h = rng.standard_normal((5, 3, 4))
+    lengths = np.array([5, 2, 0])
+    fwd, bwd = getattr(layers, kind + "_pool_forward"), getattr(layers, kind + "_pool_backward")
+    dout = rng.standard_normal((3, 4))
+
+    def f():
+        out, cache = fwd(h, lengths)
+        return float((out * dout).sum()), {"h": bwd(dout, cache)}
+    assert check(f, {"h": h})["h"] < 1e-8
