@@ -14,7 +14,7 @@ import math
 import numpy as np
 from numba import cuda, njit
 
-from .common import launch_config, require_gpu, twin
+from .common import flush_below, launch_config, require_gpu, twin
 
 TANH, RELU = 0, 1
 
@@ -40,10 +40,11 @@ def _keep_padded(h_t, h_prev, lengths, t):
 
 
 @njit(cache=True)
-def _backward_step(g, dh_t, h_t, lengths, t, act, da_t):
+def _backward_step(g, dh_t, h_t, lengths, t, act, tiny, da_t):
     """da_t = (dh_t + g_t) * phi'(a_t) (eqs. 4-5); clears g for the rows W_h refills.
 
     A padded row has da_t = 0 and hands its whole gradient G_t on to h_{t-1}.
+    |da| < tiny becomes 0 (common.flush_below).
     """
     B, H = g.shape
     for b in range(B):
@@ -51,7 +52,8 @@ def _backward_step(g, dh_t, h_t, lengths, t, act, da_t):
         for j in range(H):
             G = g[b, j] + dh_t[b, j]                              # eq. (4)
             if active:
-                da_t[b, j] = G * _dphi_cpu(h_t[b, j], act)        # eq. (5)
+                da = G * _dphi_cpu(h_t[b, j], act)                # eq. (5)
+                da_t[b, j] = da if abs(da) >= tiny else 0.0
                 g[b, j] = 0.0
             else:
                 da_t[b, j] = 0.0
@@ -78,8 +80,9 @@ def backward_cpu(dh, h, W_h, lengths, act):
     """da (T, B, H) and dh0 (B, H) from the loss gradients dh = dL/dh_t (T, B, H)."""
     da = np.empty_like(dh)
     g = np.zeros_like(dh[0])                    # gradient reaching h_t from step t+1
+    tiny = flush_below(dh.dtype)
     for t in range(dh.shape[0] - 1, -1, -1):
-        _backward_step(g, dh[t], h[t], lengths, t, act, da[t])
+        _backward_step(g, dh[t], h[t], lengths, t, act, tiny, da[t])
         g += da[t] @ W_h.T                                        # eq. (6)
     return da, g
 

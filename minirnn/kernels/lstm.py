@@ -10,7 +10,7 @@ import math
 import numpy as np
 from numba import cuda, njit
 
-from .common import launch_config, require_gpu, twin
+from .common import flush_below, launch_config, require_gpu, twin
 
 I, F, G, O = range(4)
 
@@ -65,10 +65,11 @@ def _hidden_step(gates_t, tc_t, h_prev, lengths, t, h_t):
 
 
 @njit(cache=True)
-def _backward_step(g_h, g_c, dh_t, gates_t, tc_t, c_prev, P, lengths, t, dz_t):
+def _backward_step(g_h, g_c, dh_t, gates_t, tc_t, c_prev, P, lengths, t, tiny, dz_t):
     """dz_t (B, 4H) from eqs. 7-9; g_c becomes the gradient at c_{t-1} (eq. 10); g_h
     is cleared on active rows, for dz_t W_h^T to refill (eq. 11). Padded rows pass
-    both gradients through unchanged and have dz_t = 0."""
+    both gradients through unchanged and have dz_t = 0. |values| < tiny become 0
+    (common.flush_below)."""
     B, H = g_h.shape
     for b in range(B):
         active = t < lengths[b]
@@ -79,10 +80,12 @@ def _backward_step(g_h, g_c, dh_t, gates_t, tc_t, c_prev, P, lengths, t, dz_t):
                 for q in range(4):
                     dz_t[b, q * H + j] = 0.0
                 continue
-            dz_i, dz_f, dz_g, dz_o, g_c[b, j] = _unit_backward_cpu(
+            dz_i, dz_f, dz_g, dz_o, g_c_prev = _unit_backward_cpu(
                 G_h, g_c[b, j], gates_t[b, j], gates_t[b, H + j], gates_t[b, 2 * H + j],
                 gates_t[b, 3 * H + j], tc_t[b, j], c_prev[b, j], P[0, j], P[1, j], P[2, j])
-            dz_t[b, j], dz_t[b, H + j], dz_t[b, 2 * H + j], dz_t[b, 3 * H + j] = dz_i, dz_f, dz_g, dz_o
+            g_c[b, j] = g_c_prev if abs(g_c_prev) >= tiny else 0.0
+            for q, dz in enumerate((dz_i, dz_f, dz_g, dz_o)):
+                dz_t[b, q * H + j] = dz if abs(dz) >= tiny else 0.0
             g_h[b, j] = 0.0
 
 
@@ -116,9 +119,10 @@ def backward_cpu(dh, gates, c, tc, c0, W_h, P, lengths):
     dz = np.empty_like(gates)
     g_h, g_c = np.zeros((B, H), dh.dtype), np.zeros((B, H), dh.dtype)
     P = np.zeros((3, H), dh.dtype) if P is None else P
+    tiny = flush_below(dh.dtype)
     for t in range(T - 1, -1, -1):
         c_prev = c[t - 1] if t else c0
-        _backward_step(g_h, g_c, dh[t], gates[t], tc[t], c_prev, P, lengths, t, dz[t])
+        _backward_step(g_h, g_c, dh[t], gates[t], tc[t], c_prev, P, lengths, t, tiny, dz[t])
         g_h += dz[t] @ W_h.T                                      # eq. (11)
     return dz, g_h, g_c
 
