@@ -41,8 +41,8 @@ def list_():
               help="Data set to train on.")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
               help="Folder holding data already on disk (default: $MINIRNN_DATA).")
-@click.option("--epochs", type=click.IntRange(1), default=None, help="[default: the task's]")
-@click.option("--batch-size", type=click.IntRange(1), default=None, help="[default: the task's]")
+@click.option("--epochs", type=click.IntRange(1), default=None, help="[default: the task's].")
+@click.option("--batch-size", type=click.IntRange(1), default=None, help="[default: the task's].")
 @click.option("--hidden", type=click.IntRange(1), default=None, help="Hidden units [default: the task's].")
 @click.option("--seq-len", type=click.IntRange(1), default=None,
               help="Truncated-BPTT chunk length [default: the task's].")
@@ -50,6 +50,14 @@ def list_():
               help="Learning rate [default: the task's].")
 @click.option("--clip", type=click.FloatRange(0), default=5.0, show_default=True,
               help="Global gradient-norm bound (0: off).")
+@click.option("--embed", type=click.IntRange(1), default=None, help="Embedding size [default: the task's].")
+@click.option("--bidirectional/--unidirectional", default=None,
+              help="Read each review both ways (imdb) [default: the task's].")
+@click.option("--num-layers", type=click.IntRange(1), default=None, help="Stacked RNN layers (imdb).")
+@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=None,
+              help="Dropout rate (imdb) [default: the task's].")
+@click.option("--vocab-size", type=click.IntRange(3), default=None, help="Words kept (imdb).")
+@click.option("--max-len", type=click.IntRange(1), default=None, help="Tokens kept per review (imdb).")
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True)
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -57,15 +65,13 @@ def list_():
               help="Run folder for config, metrics and checkpoint [default: runs/MODEL-DATA].")
 @click.option("--resume", is_flag=True, help="Continue the run saved in --out.")
 @click.option("--sample-length", type=click.IntRange(0), default=400, show_default=True,
-              help="Characters to sample at the end.")
-def run(model, data, data_dir, epochs, batch_size, hidden, seq_len, lr, clip, dtype,
-        device, seed, out, resume, sample_length):
+              help="Characters to sample at the end (shakespeare).")
+def run(model, data, data_dir, epochs, lr, clip, seed, out, resume, sample_length, **options):
     """Train MODEL on --data, with progress, evaluation, metrics and checkpoints."""
     out = out or os.path.join("runs", f"{model}-{data}")
-    given = dict(hidden=hidden, seq_len=seq_len, batch_size=batch_size, dtype=dtype, device=device)
-    settings = tasks.Settings(**{k: v for k, v in given.items() if v is not None})
+    given = {k: v for k, v in options.items() if v is not None}
     try:
-        task = tasks.build(model, data, settings, data_dir)
+        task = tasks.build(model, data, given, data_dir)
     except KeyError as e:
         raise click.UsageError(e.args[0]) from None
     except DataError as e:
@@ -81,10 +87,23 @@ def run(model, data, data_dir, epochs, batch_size, hidden, seq_len, lr, clip, dt
     except (train.CheckpointError, FloatingPointError, ValueError, RuntimeError) as e:
         raise click.ClickException(str(e)) from None
     click.echo(json.dumps(metrics))
-    if sample_length:
+    if sample_length and hasattr(task, "sample"):
         rng = np.random.default_rng(seed)
         click.echo("--- sample (temperature 0.8) ---")
         click.echo(task.sample(params, rng, sample_length, 0.8))
+
+
+def load_task(checkpoint, ability):
+    """Params and task of a checkpoint, which must offer ``ability`` (sample, predict)."""
+    try:
+        params, _, _, meta = train.load_checkpoint(checkpoint)
+        task = tasks.from_meta(meta["task"])
+    except (train.CheckpointError, ValueError, KeyError) as e:
+        raise click.ClickException(f"{checkpoint}: {e}") from None
+    if not hasattr(task, ability):
+        raise click.ClickException(f"{checkpoint} holds a {meta['task']['task']} model, "
+                                   f"which cannot {ability}")
+    return params, task
 
 
 @main.command()
@@ -97,12 +116,22 @@ def run(model, data, data_dir, epochs, batch_size, hidden, seq_len, lr, clip, dt
 @click.option("--seed", type=int, default=0, show_default=True)
 def sample(checkpoint, temperature, length, prime, seed):
     """Generate text from a trained character model."""
+    params, task = load_task(checkpoint, "sample")
     try:
-        params, _, _, meta = train.load_checkpoint(checkpoint)
-        task = tasks.from_meta(meta["task"])
         click.echo(task.sample(params, np.random.default_rng(seed), length, temperature, prime))
-    except (train.CheckpointError, ValueError) as e:
+    except ValueError as e:
         raise click.ClickException(str(e)) from None
+
+
+@main.command()
+@click.option("--checkpoint", required=True, type=click.Path(dir_okay=False),
+              help="checkpoint.npz written by minirnn run MODEL --data imdb.")
+@click.argument("text", nargs=-1, required=True)
+def predict(checkpoint, text):
+    """Classify TEXT (a review) as positive or negative, with its probability."""
+    params, task = load_task(checkpoint, "predict")
+    label, p = task.predict(params, " ".join(text))
+    click.echo(f"{label} {p:.3f}")
 
 
 @main.command()

@@ -1,23 +1,46 @@
 """Runnable tasks: which (model, data set) pairs ``minirnn run`` knows and how to build them."""
-from ..data import shakespeare
-from .charlm import CharLM, Settings
+from dataclasses import fields
 
-MODELS = {"elman": "Elman RNN (minirnn.elman)"}
-DATASETS = {"shakespeare": "Tiny Shakespeare, 1.1M characters (character language model)"}
-TASKS = {("elman", "shakespeare"): "charlm"}
+from ..data import imdb, shakespeare
+from . import charlm, sentiment
+
+MODELS = {"elman": "Elman RNN (minirnn.elman)",
+          "lstm": "long short-term memory (minirnn.lstm)",
+          "gru": "gated recurrent unit (minirnn.gru)"}
+DATASETS = {"shakespeare": "Tiny Shakespeare, 1.1M characters (character language model)",
+            "imdb": "IMDB movie reviews, 25k train / 25k test (sentiment)"}
+TASKS = {("elman", "shakespeare"): charlm,
+         ("lstm", "imdb"): sentiment, ("gru", "imdb"): sentiment, ("elman", "imdb"): sentiment}
 
 
-def build(model, data, settings, data_dir=None):
-    """The task object for ``minirnn run MODEL --data DATA``."""
+def _settings(module, given):
+    """The task's Settings from the options given; an option it has no use for is an error."""
+    names = {f.name for f in fields(module.Settings)}
+    unused = sorted(k for k in given if k not in names)
+    if unused:
+        raise KeyError(f"option(s) {', '.join('--' + k.replace('_', '-') for k in unused)} "
+                       f"do not apply to the {module.__name__.split('.')[-1]} task")
+    return module.Settings(**given)
+
+
+def build(model, data, given, data_dir=None):
+    """The task object for ``minirnn run MODEL --data DATA`` with options ``given``."""
     if (model, data) not in TASKS:
         pairs = ", ".join(f"{m} --data {d}" for m, d in TASKS)
         raise KeyError(f"no task for model {model!r} with data {data!r}; available: {pairs}")
-    return CharLM.from_text(shakespeare.load(data_dir), settings)
+    module = TASKS[model, data]
+    if module is charlm:
+        return charlm.CharLM.from_text(shakespeare.load(data_dir), _settings(module, given))
+    s = _settings(module, {"model": model, **given})
+    data = imdb.load(data_dir, s.vocab_size, s.max_len)
+    return sentiment.Sentiment(s, data.vocab, data)
 
 
 def from_meta(meta):
-    """Rebuild a task (without its training data) from a checkpoint's meta, for sampling."""
-    if meta.get("task") != "charlm":
-        raise ValueError(f"checkpoint task {meta.get('task')!r} cannot be sampled from")
-    fields = {k: meta[k] for k in Settings.__dataclass_fields__}
-    return CharLM(Settings(**fields), meta["vocab"])
+    """Rebuild a task (without its data) from a checkpoint's meta, to sample or predict."""
+    module = {"charlm": charlm, "sentiment": sentiment}.get(meta.get("task"))
+    if module is None:
+        raise ValueError(f"checkpoint of unknown task {meta.get('task')!r}")
+    settings = module.Settings(**{f.name: meta[f.name] for f in fields(module.Settings)})
+    task_class = charlm.CharLM if module is charlm else sentiment.Sentiment
+    return task_class(settings, meta["vocab"])

@@ -1,0 +1,113 @@
+"""Gated recurrent unit (``docs/gru.rst``): an update gate mixes old state and new.
+
+Forward, for t = 1..T over a time-major batch x (T, B, D), gates in PyTorch's order
+[r | z | n], with a_t = x_t W_x + b_x and c_t = h_{t-1} W_h + b_h split into the
+three blocks (c^n and b_hn exist only in the default variant, "after"):
+
+    r_t = sigma(a^r_t + c^r_t)                                        (1)
+    z_t = sigma(a^z_t + c^z_t)                                        (2)
+    n_t = tanh(a^n_t + r_t * c^n_t)          variant="after"          (3)
+    n_t = tanh(a^n_t + (r_t * h_{t-1}) W_hn) variant="before"         (4)
+    h_t = (1 - z_t) * n_t + z_t * h_{t-1}                             (5)
+    z_t = 1   for t > length of the sequence, so h_t = h_{t-1}        (6)
+
+Backward through time, with g_T = 0 and hats marking pre-activations (the arguments
+of sigma and tanh above):
+
+    G_t    = dL/dh_t + g_t                                            (7)
+    dz^    = G_t * (h_{t-1} - n_t) * z_t (1 - z_t),
+    dn^    = G_t * (1 - z_t) * (1 - n_t^2)                            (8)
+    after:  dr^ = dn^ * c^n_t * r_t (1 - r_t),   dc^n = r_t * dn^     (9)
+    before: ds  = dn^ W_hn^T,  dr^ = ds * h_{t-1} * r_t (1 - r_t)     (10)
+    g_{t-1} = G_t * z_t + [dr^ | dz^ | dc^n] W_h^T            (after)
+    g_{t-1} = G_t * z_t + ds * r_t + [dr^ | dz^] W_hrz^T      (before)   (11)
+    with da_t = [dr^ | dz^ | dn^]:  dW_x = sum_t x_t^T da_t,  db_x = sum_t da_t,
+    dx_t = da_t W_x^T;  after: dW_h = sum_t h_{t-1}^T dc_t,  db_h = sum_t dc_t;
+    before: dW_hrz = sum_t h_{t-1}^T [dr^ | dz^],
+            dW_hn = sum_t (r_t * h_{t-1})^T dn^,  db_h = sum_t [dr^ | dz^]    (12)
+
+Parameters: W_x (D, 3H), W_h (H, 3H), b_x (3H,) with column blocks [r | z | n], and
+b_h (3H,) for "after", (2H,) = [b_hr | b_hz] for "before" (which has one bias per gate
+on n). The same numbers in ``torch.nn.GRU`` (reset-after): weight_ih_l0 = W_x.T,
+weight_hh_l0 = W_h.T, bias_ih_l0 = b_x, bias_hh_l0 = b_h.
+
+The recurrence (1-11) runs in ``minirnn/kernels/gru.py``; x W_x + b_x and eq. 12 are
+large matrix products here.
+"""
+import numpy as np
+
+from . import checks
+from .kernels import gru as kernels
+
+BIAS_H_BLOCKS = {"after": 3, "before": 2}      # b_h: [b_hr | b_hz | b_hn] or [b_hr | b_hz]
+
+
+def _check_variant(variant):
+    if variant not in BIAS_H_BLOCKS:
+        raise ValueError(f"variant: expected one of {sorted(BIAS_H_BLOCKS)}, got {variant!r}")
+
+
+def init(rng, D, H, dtype=np.float32, variant="after"):
+    """{W_x (D, 3H), W_h (H, 3H), b_x (3H,), b_h (3H,) or (2H,) for "before"}, all
+    uniform(+-1/sqrt(H)) as in PyTorch."""
+    _check_variant(variant)
+    s = 1 / np.sqrt(H)
+    shapes = {"W_x": (D, 3 * H), "W_h": (H, 3 * H), "b_x": (3 * H,),
+              "b_h": (BIAS_H_BLOCKS[variant] * H,)}
+    return {k: rng.uniform(-s, s, shape).astype(dtype) for k, shape in shapes.items()}
+
+
+def forward(params, x, h0=None, lengths=None, variant="after", device="cpu"):
+    """Run the GRU over x (T, B, D).
+
+    h0 (B, H) is the initial state (zeros if None); lengths (B,) ends each sequence
+    early, after which its state stays fixed, so h[-1] is every sequence's last state.
+    variant "after" (PyTorch, cuDNN) applies r after the product with W_hn, "before"
+    (Cho et al.) before it. Returns h (T, B, H) and the cache for ``backward``.
+    """
+    W_x, W_h, b_x, b_h = params["W_x"], params["W_h"], params["b_x"], params["b_h"]
+    checks.float_array("x", x, 3, W_x.dtype)
+    T, B, D = x.shape
+    H = W_h.shape[0]
+    checks.shape("x", x, (None, None, W_x.shape[0]))
+    h0 = np.zeros((B, H), x.dtype) if h0 is None else h0
+    checks.float_array("h0", h0, 2, x.dtype)
+    checks.shape("h0", h0, (B, H))
+    lengths = checks.lengths(lengths, B, T)
+    checks.finite("x", x)
+    checks.finite("h0", h0)
+    _check_variant(variant)
+    if b_h.shape != (BIAS_H_BLOCKS[variant] * H,):
+        raise ValueError(f"b_h: expected shape ({BIAS_H_BLOCKS[variant] * H},) for "
+                         f"variant={variant!r}, got {b_h.shape}")
+    if device not in kernels.KERNELS:
+        raise ValueError(f"device: expected one of {sorted(kernels.KERNELS)}, got {device!r}")
+    xw = (x.reshape(T * B, D) @ W_x + b_x).reshape(T, B, 3 * H)  # a_t, all t at once
+    xw[..., :2 * H] += b_h[:2 * H]                 # r and z only ever see b_x + b_h
+    h, gates, m = kernels.KERNELS[device][0](xw, W_h, b_h[2 * H:], h0, lengths, variant)
+    return h, (x, h0, h, gates, m, variant, params, device)
+
+
+def backward(dh, cache):
+    """Backpropagate dL/dh (T, B, H) through time.
+
+    Returns dx (T, B, D), dh0 (B, H) and grads {W_x, W_h, b_x, b_h}. To continue the
+    gradient of a later chunk into this one, add it to dh[-1].
+    """
+    x, h0, h, gates, m, variant, params, device = cache
+    checks.shape("dh", dh, h.shape)
+    T, B, D = x.shape
+    H = h.shape[2]
+    da, dc, dh0 = kernels.KERNELS[device][1](np.ascontiguousarray(dh, h.dtype), h0, h,
+                                             gates, m, params["W_h"], variant)
+    da, dc = da.reshape(T * B, 3 * H), dc.reshape(T * B, 3 * H)
+    h_prev = np.concatenate([h0[None], h[:-1]]).reshape(T * B, H)
+    if variant == "after":                                           # eq. (12)
+        dW_h, db_h = h_prev.T @ dc, dc.sum(axis=0)
+    else:
+        rh = m.reshape(T * B, H)                                     # r_t * h_{t-1}
+        dW_h = np.hstack([h_prev.T @ dc[:, :2 * H], rh.T @ dc[:, 2 * H:]])
+        db_h = dc[:, :2 * H].sum(axis=0)
+    grads = {"W_x": x.reshape(T * B, D).T @ da, "W_h": dW_h, "b_x": da.sum(axis=0), "b_h": db_h}
+    dx = (da @ params["W_x"].T).reshape(T, B, D)
+    return dx, dh0, grads

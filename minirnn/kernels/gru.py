@@ -1,0 +1,342 @@
+"""GRU recurrence kernels: the sequential part of ``minirnn.gru``, CPU and CUDA.
+
+Equation numbers refer to ``docs/gru.rst``; the recipe is kernels/common.py's. Gate
+columns are ordered [r | z | n] as in PyTorch, so ``gates[t][:, q*H + j]`` is gate q of
+unit j. ``xw`` = x W_x + b_x with b_h's r and z blocks already added (r and z only ever
+see the sum). Besides h and the gates, the forward pass keeps one (T, B, H) array m
+for the backward pass: m = h_{t-1} W_hn + b_hn (reset-after), m = r * h_{t-1}
+(reset-before).
+
+Padding is the update gate set to 1 (eq. 6): the forward pass writes z = 1 into the
+padded rows of ``gates``, so the backward kernels need no lengths.
+"""
+import math
+
+import numpy as np
+from numba import cuda, njit
+
+from .common import launch_config, require_gpu, twin
+
+
+def _blend(z, n, h_prev):
+    """h_t = (1 - z) n + z h_{t-1} (eq. 5); exactly h_{t-1} when z = 1."""
+    return (1.0 - z) * n + z * h_prev
+
+
+def _blend_backward(G, z, n, h_prev):
+    """G = dL/dh_t through eq. 5 and the sigmoid and tanh of eqs. 2-4 (eq. 8):
+    returns dz_hat, dn_hat and G z, the part of G that reaches h_{t-1} directly."""
+    dz_hat = G * (h_prev - n) * z * (1.0 - z)
+    dn_hat = G * (1.0 - z) * (1.0 - n * n)
+    return dz_hat, dn_hat, G * z
+
+
+_blend_cpu, _blend_gpu = twin(_blend)
+_blend_backward_cpu, _blend_backward_gpu = twin(_blend_backward)
+
+
+# ------------------------------------------------------------------------------- CPU
+
+@njit(cache=True)
+def _halve_rz(xw_t, gates_t):
+    """The r and z pre-activations, halved in place: sigma(a) = (1 + tanh(a / 2)) / 2
+    then costs one SIMD tanh over both gates (eqs. 1, 2)."""
+    B, H2 = gates_t.shape[0], gates_t.shape[1] * 2 // 3
+    for b in range(B):
+        for j in range(H2):
+            gates_t[b, j] = 0.5 * (gates_t[b, j] + xw_t[b, j])
+
+
+@njit(cache=True)
+def _reset_after(xw_t, b_hn, gates_t, m_t):
+    """r, z from their tanh (eqs. 1, 2); m_t = h_{t-1} W_hn + b_hn; n's pre-activation
+    a^n + r m_t (eq. 3) into the n block, where h_{t-1} W_hn was."""
+    B, H = m_t.shape
+    for b in range(B):
+        for j in range(H):
+            r = 0.5 + 0.5 * gates_t[b, j]
+            gates_t[b, j] = r
+            gates_t[b, H + j] = 0.5 + 0.5 * gates_t[b, H + j]
+            m_t[b, j] = gates_t[b, 2 * H + j] + b_hn[j]
+            gates_t[b, 2 * H + j] = xw_t[b, 2 * H + j] + r * m_t[b, j]
+
+
+@njit(cache=True)
+def _reset_before(h_prev, gates_t, m_t):
+    """r, z from their tanh (eqs. 1, 2); m_t = r * h_{t-1}, the input of W_hn (eq. 4)."""
+    B, H = m_t.shape
+    for b in range(B):
+        for j in range(H):
+            r = 0.5 + 0.5 * gates_t[b, j]
+            gates_t[b, j] = r
+            gates_t[b, H + j] = 0.5 + 0.5 * gates_t[b, H + j]
+            m_t[b, j] = r * h_prev[b, j]
+
+
+def _gates_after(xw_t, W_h, b_hn, h_prev, gates_t, m_t):
+    """r, z, n of one reset-after step (eqs. 1-3) into gates_t (B, 3H)."""
+    H = m_t.shape[1]
+    rz, n = gates_t[:, :2 * H], gates_t[:, 2 * H:]
+    np.matmul(h_prev, W_h, out=gates_t)          # h_{t-1} W_h for all three gates: one GEMM
+    _halve_rz(xw_t, gates_t)
+    np.tanh(rz, out=rz)
+    _reset_after(xw_t, b_hn, gates_t, m_t)
+    np.tanh(n, out=n)                                             # eq. (3)
+
+
+def _gates_before(xw_t, W_h, h_prev, gates_t, m_t):
+    """r, z, n of one reset-before step (eqs. 1, 2, 4) into gates_t (B, 3H)."""
+    H = m_t.shape[1]
+    rz, n = gates_t[:, :2 * H], gates_t[:, 2 * H:]
+    np.matmul(h_prev, W_h[:, :2 * H], out=rz)
+    _halve_rz(xw_t, gates_t)
+    np.tanh(rz, out=rz)
+    _reset_before(h_prev, gates_t, m_t)
+    np.matmul(m_t, W_h[:, 2 * H:], out=n)        # waits for r: a second GEMM per step
+    n += xw_t[:, 2 * H:]
+    np.tanh(n, out=n)                                             # eq. (4)
+
+
+@njit(cache=True)
+def _blend_rows(gates_t, h_prev, lengths, t, h_t):
+    """Rows whose sequence has ended get z = 1 (eq. 6); then h_t for every row (eq. 5)."""
+    B, H = h_t.shape
+    for b in range(B):
+        if t >= lengths[b]:
+            gates_t[b, H:2 * H] = 1.0
+        for j in range(H):
+            h_t[b, j] = _blend_cpu(gates_t[b, H + j], gates_t[b, 2 * H + j], h_prev[b, j])
+
+
+@njit(cache=True)
+def _backward_after_rows(g, dh_t, gates_t, m_t, h_prev, da_t, dc_t):
+    """One reset-after step, all pointwise (eqs. 7-9): da_t = [dr_hat | dz_hat | dn_hat]
+    and dc_t = [dr_hat | dz_hat | r dn_hat]; g becomes G z, for dc_t W_h^T to add to."""
+    B, H = g.shape
+    for b in range(B):
+        for j in range(H):
+            r, z, n = gates_t[b, j], gates_t[b, H + j], gates_t[b, 2 * H + j]
+            G = g[b, j] + dh_t[b, j]                              # eq. (7)
+            dz_hat, dn_hat, g[b, j] = _blend_backward_cpu(G, z, n, h_prev[b, j])
+            dr_hat = dn_hat * m_t[b, j] * r * (1.0 - r)           # eq. (9)
+            da_t[b, j], da_t[b, H + j], da_t[b, 2 * H + j] = dr_hat, dz_hat, dn_hat
+            dc_t[b, j], dc_t[b, H + j], dc_t[b, 2 * H + j] = dr_hat, dz_hat, r * dn_hat
+
+
+@njit(cache=True)
+def _backward_zn_rows(g, dh_t, gates_t, h_prev, da_t):
+    """Reset-before, eqs. 7-8: the z and n blocks of da_t; g becomes G z."""
+    B, H = g.shape
+    for b in range(B):
+        for j in range(H):
+            G = g[b, j] + dh_t[b, j]                              # eq. (7)
+            da_t[b, H + j], da_t[b, 2 * H + j], g[b, j] = _blend_backward_cpu(
+                G, gates_t[b, H + j], gates_t[b, 2 * H + j], h_prev[b, j])
+
+
+@njit(cache=True)
+def _backward_r_rows(ds, gates_t, h_prev, g, da_t):
+    """Reset-before, eq. 10 from ds = dL/d(r h_{t-1}): dr_hat into da_t, ds r into g."""
+    B, H = g.shape
+    for b in range(B):
+        for j in range(H):
+            r = gates_t[b, j]
+            da_t[b, j] = ds[b, j] * h_prev[b, j] * r * (1.0 - r)
+            g[b, j] += ds[b, j] * r
+
+
+def forward_cpu(xw, W_h, b_hn, h0, lengths, variant):
+    """h (T, B, H), gates [r | z | n] (T, B, 3H) and m (T, B, H) from xw (T, B, 3H)."""
+    T, B, H3 = xw.shape
+    h, m = np.empty((T, B, H3 // 3), xw.dtype), np.empty((T, B, H3 // 3), xw.dtype)
+    gates = np.empty_like(xw)
+    h_prev = h0
+    for t in range(T):
+        if variant == "after":
+            _gates_after(xw[t], W_h, b_hn, h_prev, gates[t], m[t])
+        else:
+            _gates_before(xw[t], W_h, h_prev, gates[t], m[t])
+        _blend_rows(gates[t], h_prev, lengths, t, h[t])           # eqs. (5), (6)
+        h_prev = h[t]
+    return h, gates, m
+
+
+def backward_cpu(dh, h0, h, gates, m, W_h, variant):
+    """From dh = dL/dh_t (T, B, H): da, the gradient at x W_x + b_x (T, B, 3H); dc, the
+    gradient at the outputs of the products with W_h (the same array as da for
+    reset-before); dh0 (B, H)."""
+    H = dh.shape[2]
+    da = np.empty_like(gates)
+    dc = np.empty_like(gates) if variant == "after" else da
+    k = 3 * H if variant == "after" else 2 * H     # the columns of W_h that take h_{t-1}
+    g = np.zeros_like(h0)                          # gradient reaching h_t from step t+1
+    for t in range(dh.shape[0] - 1, -1, -1):
+        h_prev = h[t - 1] if t else h0
+        if variant == "after":
+            _backward_after_rows(g, dh[t], gates[t], m[t], h_prev, da[t], dc[t])
+        else:
+            _backward_zn_rows(g, dh[t], gates[t], h_prev, da[t])
+            ds = da[t, :, 2 * H:] @ W_h[:, 2 * H:].T              # eq. (10)
+            _backward_r_rows(ds, gates[t], h_prev, g, da[t])
+        g += dc[t, :, :k] @ W_h[:, :k].T                          # eq. (11)
+    return da, dc, g
+
+
+# ------------------------------------------------------------------------------ CUDA
+
+@cuda.jit(device=True)
+def _sigmoid_gpu(a):
+    return 0.5 + 0.5 * math.tanh(0.5 * a)        # as common.sigmoid_ on the CPU
+
+
+@cuda.jit(device=True)
+def _finish_unit(z, n, h_prev, lengths, t, b, j, gates_t, h_t):
+    """Eqs. 5-6 for unit j of row b, storing the gates the backward pass reads."""
+    H = h_t.shape[1]
+    z = z if t < lengths[b] else 1.0
+    gates_t[b, H + j], gates_t[b, 2 * H + j] = z, n
+    h_t[b, j] = _blend_gpu(z, n, h_prev[b, j])
+
+
+@cuda.jit
+def _forward_after_cuda(xw_t, W_h, b_hn, h_prev, lengths, t, gates_t, m_t, h_t):
+    b, j = cuda.grid(2)
+    B, H = h_t.shape
+    if b >= B or j >= H:
+        return
+    a_r, a_z, hn = xw_t[b, j], xw_t[b, H + j], b_hn[j]
+    for k in range(H):
+        h = h_prev[b, k]
+        a_r += h * W_h[k, j]
+        a_z += h * W_h[k, H + j]
+        hn += h * W_h[k, 2 * H + j]
+    r = _sigmoid_gpu(a_r)                                         # eq. (1)
+    n = math.tanh(xw_t[b, 2 * H + j] + r * hn)                    # eq. (3)
+    gates_t[b, j], m_t[b, j] = r, hn
+    _finish_unit(_sigmoid_gpu(a_z), n, h_prev, lengths, t, b, j, gates_t, h_t)  # eq. (2)
+
+
+@cuda.jit
+def _forward_rz_cuda(xw_t, W_h, h_prev, gates_t, m_t):
+    b, j = cuda.grid(2)
+    B, H = m_t.shape
+    if b >= B or j >= H:
+        return
+    a_r, a_z = xw_t[b, j], xw_t[b, H + j]
+    for k in range(H):
+        a_r += h_prev[b, k] * W_h[k, j]
+        a_z += h_prev[b, k] * W_h[k, H + j]
+    r = _sigmoid_gpu(a_r)                                         # eq. (1)
+    gates_t[b, j], gates_t[b, H + j] = r, _sigmoid_gpu(a_z)       # eq. (2)
+    m_t[b, j] = r * h_prev[b, j]
+
+
+@cuda.jit
+def _forward_n_cuda(xw_t, W_h, h_prev, m_t, lengths, t, gates_t, h_t):
+    b, j = cuda.grid(2)
+    B, H = h_t.shape
+    if b >= B or j >= H:
+        return
+    a_n = xw_t[b, 2 * H + j]
+    for k in range(H):
+        a_n += m_t[b, k] * W_h[k, 2 * H + j]
+    n = math.tanh(a_n)                                            # eq. (4)
+    _finish_unit(gates_t[b, H + j], n, h_prev, lengths, t, b, j, gates_t, h_t)
+
+
+@cuda.jit
+def _backward_after_cuda(g, dh_t, gates_t, m_t, h_prev, da_t, dc_t):
+    b, j = cuda.grid(2)
+    B, H = g.shape
+    if b >= B or j >= H:
+        return
+    r, z, n = gates_t[b, j], gates_t[b, H + j], gates_t[b, 2 * H + j]
+    G = g[b, j] + dh_t[b, j]                                      # eq. (7)
+    dz_hat, dn_hat, g[b, j] = _blend_backward_gpu(G, z, n, h_prev[b, j])
+    dr_hat = dn_hat * m_t[b, j] * r * (1.0 - r)                   # eq. (9)
+    da_t[b, j], da_t[b, H + j], da_t[b, 2 * H + j] = dr_hat, dz_hat, dn_hat
+    dc_t[b, j], dc_t[b, H + j], dc_t[b, 2 * H + j] = dr_hat, dz_hat, r * dn_hat
+
+
+@cuda.jit
+def _backward_zn_cuda(g, dh_t, gates_t, h_prev, da_t):
+    b, j = cuda.grid(2)
+    B, H = g.shape
+    if b >= B or j >= H:
+        return
+    G = g[b, j] + dh_t[b, j]                                      # eq. (7)
+    da_t[b, H + j], da_t[b, 2 * H + j], g[b, j] = _blend_backward_gpu(
+        G, gates_t[b, H + j], gates_t[b, 2 * H + j], h_prev[b, j])
+
+
+@cuda.jit
+def _backward_r_cuda(W_h, gates_t, h_prev, g, da_t):
+    b, k = cuda.grid(2)
+    B, H = g.shape
+    if b >= B or k >= H:
+        return
+    ds = 0.0
+    for j in range(H):
+        ds += da_t[b, 2 * H + j] * W_h[k, 2 * H + j]              # eq. (10)
+    r = gates_t[b, k]
+    da_t[b, k] = ds * h_prev[b, k] * r * (1.0 - r)
+    g[b, k] += ds * r
+
+
+@cuda.jit
+def _carry_cuda(dc_t, W, g):
+    """g += dc_t W^T, one (b, k) element per thread (eq. 11)."""
+    b, k = cuda.grid(2)
+    if b >= g.shape[0] or k >= g.shape[1]:
+        return
+    s = g[b, k]
+    for j in range(W.shape[1]):
+        s += dc_t[b, j] * W[k, j]
+    g[b, k] = s
+
+
+def forward_cuda(xw, W_h, b_hn, h0, lengths, variant):
+    require_gpu()
+    T, B, H3 = xw.shape
+    H = H3 // 3
+    blocks, threads = launch_config(B, H)
+    d_xw, d_W, d_b, d_len = (cuda.to_device(np.ascontiguousarray(a)) for a in (xw, W_h, b_hn, lengths))
+    d_gates = cuda.device_array_like(xw)
+    d_m = cuda.device_array((T, B, H), xw.dtype)
+    d_h = cuda.device_array((T + 1, B, H), xw.dtype)   # d_h[0] = h0, d_h[t+1] = h_t
+    d_h[0].copy_to_device(np.ascontiguousarray(h0))
+    for t in range(T):
+        if variant == "after":
+            _forward_after_cuda[blocks, threads](d_xw[t], d_W, d_b, d_h[t], d_len, t,
+                                                 d_gates[t], d_m[t], d_h[t + 1])
+        else:
+            _forward_rz_cuda[blocks, threads](d_xw[t], d_W, d_h[t], d_gates[t], d_m[t])
+            _forward_n_cuda[blocks, threads](d_xw[t], d_W, d_h[t], d_m[t], d_len, t,
+                                             d_gates[t], d_h[t + 1])
+    return d_h[1:].copy_to_host(), d_gates.copy_to_host(), d_m.copy_to_host()
+
+
+def backward_cuda(dh, h0, h, gates, m, W_h, variant):
+    require_gpu()
+    T, B, H = dh.shape
+    blocks, threads = launch_config(B, H)
+    k = 3 * H if variant == "after" else 2 * H     # the columns of W_h that take h_{t-1}
+    h_prev = np.concatenate([h0[None], h[:-1]])
+    d_dh, d_hp, d_gates, d_m, d_W = (cuda.to_device(np.ascontiguousarray(a))
+                                     for a in (dh, h_prev, gates, m, W_h))
+    d_da = cuda.device_array_like(gates)
+    d_dc = cuda.device_array_like(gates) if variant == "after" else d_da
+    d_g = cuda.to_device(np.zeros((B, H), dh.dtype))
+    for t in range(T - 1, -1, -1):
+        if variant == "after":
+            _backward_after_cuda[blocks, threads](d_g, d_dh[t], d_gates[t], d_m[t], d_hp[t],
+                                                  d_da[t], d_dc[t])
+        else:
+            _backward_zn_cuda[blocks, threads](d_g, d_dh[t], d_gates[t], d_hp[t], d_da[t])
+            _backward_r_cuda[blocks, threads](d_W, d_gates[t], d_hp[t], d_g, d_da[t])
+        _carry_cuda[blocks, threads](d_dc[t][:, :k], d_W[:, :k], d_g)
+    da = d_da.copy_to_host()
+    return da, (d_dc.copy_to_host() if variant == "after" else da), d_g.copy_to_host()
+
+
+KERNELS = {"cpu": (forward_cpu, backward_cpu), "cuda": (forward_cuda, backward_cuda)}
