@@ -13,6 +13,8 @@ batch and a time-major (T, B, D) sequence batch. Derivations: ``docs/training.rs
 """
 import numpy as np
 
+from .kernels.layers import scatter_add_rows
+
 
 def embedding_forward(E, idx):
     """Look up rows of E (V, D) for integer ids idx (...). Returns out (..., D), cache."""
@@ -23,7 +25,7 @@ def embedding_backward(dout, cache):
     """dout (..., D) -> dE (V, D): the rows of every id, summed where ids repeat."""
     idx, shape = cache
     dE = np.zeros(shape, dout.dtype)
-    np.add.at(dE, idx.ravel(), dout.reshape(-1, shape[1]))
+    scatter_add_rows(dE, idx.ravel(), dout.reshape(-1, shape[1]))
     return dE
 
 
