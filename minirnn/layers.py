@@ -8,12 +8,13 @@ batch and a time-major (T, B, D) sequence batch. Derivations: ``docs/training.rs
     softmax CE     L = -(1/M) sum_n m_n log softmax(z_n)[y_n]   (training eq. 3)
                    dL/dz_n = (m_n / M) (softmax(z_n) - onehot(y_n))   (training eq. 4)
     sigmoid, tanh, relu, elementwise with their derivatives
-    dropout        y = x * m / (1 - p),  m ~ Bernoulli(1 - p)          (training eq. 5)
-    pooling        mean or max of h_1..h_len over each sequence's steps (training eq. 6)
+    dropout        y = x * m / (1 - p),  m ~ Bernoulli(1 - p)          (training eq. 14)
+    pooling        mean or max of h_1..h_len over each sequence's steps (training eq. 15)
 """
 import numpy as np
 
-from .kernels.layers import scatter_add_rows
+from .kernels.common import transpose
+from .kernels.layers import max_over_time, scatter_add_rows
 
 
 def embedding_forward(E, idx):
@@ -39,7 +40,7 @@ def affine_backward(dout, cache):
     x, W = cache
     x2 = x.reshape(-1, x.shape[-1])
     d2 = dout.reshape(-1, dout.shape[-1])
-    return dout @ W.T, x2.T @ d2, d2.sum(axis=0)
+    return dout @ transpose(W), transpose(x2) @ d2, d2.sum(axis=0)
 
 
 def log_softmax(z):
@@ -129,9 +130,8 @@ def max_pool_forward(h, lengths):
     """h (T, B, H) -> max over each sequence's valid steps (B, H); empty -> 0.
     The gradient goes to the (first) step holding the maximum."""
     T, B, H = h.shape
-    mask = _steps_mask(lengths, T)
-    arg = np.where(mask, h, -np.inf).argmax(axis=0)                    # (B, H)
-    out = np.take_along_axis(h, arg[None], axis=0)[0] * (lengths > 0)[:, None]
+    out, arg = np.empty((B, H), h.dtype), np.empty((B, H), np.int64)
+    max_over_time(h, lengths, out, arg)
     return out, (arg, lengths, h.shape)
 
 

@@ -5,6 +5,8 @@ dict of arrays (``"m/W_h"``, ``"v/W_h"``, ``"t"``) that a checkpoint saves as it
 """
 import numpy as np
 
+from .kernels.optim import adam_update
+
 
 def clip_global_norm(grads, max_norm):
     """Scale all gradients by min(1, max_norm / ||g||), ||g|| over every array at once.
@@ -36,16 +38,11 @@ def adam(params, grads, state, lr, beta1=0.9, beta2=0.999, eps=1e-8):
     """Adam (Kingma & Ba 2015, Algorithm 1), bias-corrected first and second moments."""
     t = int(state.get("t", 0)) + 1
     state["t"] = np.array(t)
-    correction1 = 1 - beta1 ** t
-    correction2 = 1 - beta2 ** t
     for k, g in grads.items():
         m = state.setdefault("m/" + k, np.zeros_like(g))
         v = state.setdefault("v/" + k, np.zeros_like(g))
-        m *= beta1
-        m += (1 - beta1) * g
-        v *= beta2
-        v += (1 - beta2) * g * g
-        params[k] -= (lr * (m / correction1) / (np.sqrt(v / correction2) + eps)).astype(g.dtype)
+        adam_update(params[k].reshape(-1), np.ascontiguousarray(g).reshape(-1), m.reshape(-1),
+                    v.reshape(-1), lr, beta1, beta2, eps, 1 - beta1 ** t, 1 - beta2 ** t)
 
 
 OPTIMIZERS = {"adam": adam, "sgd": sgd}

@@ -39,6 +39,13 @@ def twin(scalar_function):
     return njit(cache=True, inline="always")(scalar_function), cuda.jit(device=True)(scalar_function)
 
 
+def transpose(a):
+    """a.T as a C-contiguous copy. The OpenBLAS in NumPy's wheels multiplied transposed
+    views 2-4x slower than contiguous copies here, copy included (measured: a
+    (128, 25600) x (25600, 512) weight gradient, and each step's dz W_h^T)."""
+    return np.ascontiguousarray(a.T)
+
+
 def launch_config(rows, cols, threads=(8, 32)):
     """Launch configuration covering a (rows, cols) array with one thread per element."""
     return (math.ceil(rows / threads[0]), math.ceil(cols / threads[1])), threads

@@ -14,7 +14,7 @@ import math
 import numpy as np
 from numba import cuda, njit
 
-from .common import flush_below, launch_config, require_gpu, twin
+from .common import flush_below, launch_config, require_gpu, transpose, twin
 
 TANH, RELU = 0, 1
 
@@ -80,10 +80,10 @@ def backward_cpu(dh, h, W_h, lengths, act):
     """da (T, B, H) and dh0 (B, H) from the loss gradients dh = dL/dh_t (T, B, H)."""
     da = np.empty_like(dh)
     g = np.zeros_like(dh[0])                    # gradient reaching h_t from step t+1
-    tiny = flush_below(dh.dtype)
+    tiny, W_hT = flush_below(dh.dtype), transpose(W_h)
     for t in range(dh.shape[0] - 1, -1, -1):
         _backward_step(g, dh[t], h[t], lengths, t, act, tiny, da[t])
-        g += da[t] @ W_h.T                                        # eq. (6)
+        g += da[t] @ W_hT                                        # eq. (6)
     return da, g
 
 

@@ -10,7 +10,7 @@ import math
 import numpy as np
 from numba import cuda, njit
 
-from .common import flush_below, launch_config, require_gpu, twin
+from .common import flush_below, launch_config, require_gpu, transpose, twin
 
 I, F, G, O = range(4)
 
@@ -119,11 +119,11 @@ def backward_cpu(dh, gates, c, tc, c0, W_h, P, lengths):
     dz = np.empty_like(gates)
     g_h, g_c = np.zeros((B, H), dh.dtype), np.zeros((B, H), dh.dtype)
     P = np.zeros((3, H), dh.dtype) if P is None else P
-    tiny = flush_below(dh.dtype)
+    tiny, W_hT = flush_below(dh.dtype), transpose(W_h)
     for t in range(T - 1, -1, -1):
         c_prev = c[t - 1] if t else c0
         _backward_step(g_h, g_c, dh[t], gates[t], tc[t], c_prev, P, lengths, t, tiny, dz[t])
-        g_h += dz[t] @ W_h.T                                      # eq. (11)
+        g_h += dz[t] @ W_hT                                      # eq. (11)
     return dz, g_h, g_c
 
 
