@@ -1,0 +1,95 @@
+"""IMDB sentiment end to end on the shipped 200-review sample (the full run is a benchmark)."""
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from minirnn import train
+from minirnn.cli import main
+from minirnn.data import SHIPPED, imdb
+from minirnn.tasks.sentiment import Sentiment, Settings
+
+SAMPLE = SHIPPED / "imdb-sample"
+SMALL = dict(hidden=8, embed=8, vocab_size=400, max_len=60, batch_size=16)
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
+def make_task(**options):
+    s = Settings(**{**SMALL, **options})
+    data = imdb.load(SAMPLE, s.vocab_size, s.max_len, download=False)
+    return Sentiment(s, data.vocab, data)
+
+
+@pytest.mark.parametrize("model, bidirectional", [("lstm", False), ("gru", True), ("elman", False)])
+def test_training_fits_the_training_reviews(tmp_path, model, bidirectional):
+    task = make_task(model=model, bidirectional=bidirectional, dropout=0.0)
+    params, _ = train.train(task, train.Config(epochs=15, lr=1e-2, out=str(tmp_path)),
+                            progress=False, log=lambda m: None)
+    accuracy, _ = task.accuracy_and_loss(params, task.train)
+    assert accuracy >= 0.9                                    # 90 reviews, memorised
+    metrics = task.evaluate(params)
+    assert {"val_acc", "test_acc", "val_loss", "test_loss"} <= metrics.keys()
+
+
+def test_batches_are_time_major_cut_to_their_longest_review():
+    task = make_task()
+    seen = []
+    for i in range(task.num_batches(0)):
+        tokens, lengths, labels = task.batch(0, i)
+        assert tokens.shape == (lengths.max(), len(lengths))
+        for b, L in enumerate(lengths):                       # ids up to the length, pad after
+            assert np.all(tokens[:L, b] != 0) and np.all(tokens[L:, b] == 0)
+        seen.append(len(labels))
+    assert sum(seen) == len(task.train.labels)
+
+
+def test_resume_with_dropout_reaches_the_same_parameters(tmp_path):
+    """Dropout draws from the training RNG, so this checks that its state is restored."""
+    task = make_task(dropout=0.5, bidirectional=True)
+    cfg = dict(epochs=2, lr=1e-2, seed=3, checkpoint_every=2)
+    full, _ = train.train(task, train.Config(out=str(tmp_path / "a"), **cfg), progress=False,
+                          log=lambda m: None)
+    original_step = task.step
+    calls = []
+
+    def crash_on_fourth(*args):
+        calls.append(1)
+        if len(calls) == 4:
+            raise RuntimeError("crash")
+        return original_step(*args)
+    task.step = crash_on_fourth
+    with pytest.raises(RuntimeError):
+        train.train(task, train.Config(out=str(tmp_path / "b"), **cfg), progress=False, log=lambda m: None)
+    task.step = original_step
+    resumed, _ = train.train(task, train.Config(out=str(tmp_path / "b"), **cfg), resume=True,
+                             progress=False, log=lambda m: None)
+    assert all(np.array_equal(full[k], resumed[k]) for k in full)
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, list(args))
+
+
+def test_cli_run_then_predict(tmp_path):
+    out = tmp_path / "run"
+    result = invoke("run", "lstm", "--data", "imdb", "--data-dir", str(SAMPLE), "--epochs", "1",
+                    "--hidden", "8", "--embed", "8", "--vocab-size", "400", "--max-len", "60",
+                    "--batch-size", "16", "--bidirectional", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "test_acc" in result.output and "--- sample" not in result.output
+    predicted = invoke("predict", "--checkpoint", str(out / "checkpoint.npz"), "What a wonderful film!")
+    assert predicted.exit_code == 0, predicted.output
+    label, p = predicted.output.split()
+    assert label in ("positive", "negative") and 0.5 <= float(p) <= 1.0
+    refused = invoke("sample", "--checkpoint", str(out / "checkpoint.npz"))
+    assert refused.exit_code == 1 and "cannot sample" in refused.output
+
+
+def test_options_of_another_task_are_refused():
+    result = invoke("run", "lstm", "--data", "imdb", "--data-dir", str(SAMPLE), "--seq-len", "5")
+    assert result.exit_code == 2 and "--seq-len do not apply to the sentiment task" in result.output
+    result = invoke("run", "elman", "--data", "shakespeare", "--bidirectional")
+    assert result.exit_code == 2 and "--bidirectional do not apply" in result.output
