@@ -147,6 +147,30 @@ def gradcheck(model, seed, tol):
     sys.exit(0 if ok else 1)
 
 
+@main.command()
+@click.option("--length", "T", type=click.IntRange(2), default=20, show_default=True,
+              help="Steps between the first symbol and the loss.")
+@click.option("--steps", type=click.IntRange(0), default=600, show_default=True,
+              help="Training steps per model.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--plot", type=click.Path(dir_okay=False), default=None,
+              help="Also draw the curves into this PNG (needs the plot extra: matplotlib).")
+def gradflow(T, steps, seed, plot):
+    """How much gradient reaches h_k from a loss T - k steps later: Elman, LSTM, GRU."""
+    from . import gradflow as gf
+    if plot:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise click.ClickException("--plot needs matplotlib: pip install 'minirnn[plot]'") from None
+    click.echo(f"training each model for {steps} steps on the first-symbol task, T = {T}", err=True)
+    results = gf.measure(T=T, steps=steps, V=4, H=32, seed=seed, lr=1e-2)
+    click.echo("\n".join(gf.table(results, sorted({1, 2, 5, T // 4, T // 2, T} - {0}))))
+    if plot:
+        gf.plot(results, plot)
+        click.echo(f"plot written to {plot}", err=True)
+
+
 @main.command(context_settings={"ignore_unknown_options": True})
 @click.argument("model", metavar="MODEL", type=click.Choice(sorted(tasks.MODELS)))
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
