@@ -148,9 +148,9 @@ def gradcheck(model, seed, tol):
 
 
 @main.command()
-@click.option("--length", "T", type=click.IntRange(2), default=20, show_default=True,
+@click.option("--length", "T", type=click.IntRange(2), default=10, show_default=True,
               help="Steps between the first symbol and the loss.")
-@click.option("--steps", type=click.IntRange(0), default=600, show_default=True,
+@click.option("--steps", type=click.IntRange(0), default=1000, show_default=True,
               help="Training steps per model.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--plot", type=click.Path(dir_okay=False), default=None,
@@ -164,7 +164,7 @@ def gradflow(T, steps, seed, plot):
         except ImportError:
             raise click.ClickException("--plot needs matplotlib: pip install 'minirnn[plot]'") from None
     click.echo(f"training each model for {steps} steps on the first-symbol task, T = {T}", err=True)
-    results = gf.measure(T=T, steps=steps, V=4, H=32, seed=seed, lr=1e-2)
+    results = gf.measure(T=T, steps=steps, seed=seed)
     click.echo("\n".join(gf.table(results, sorted({1, 2, 5, T // 4, T // 2, T} - {0}))))
     if plot:
         gf.plot(results, plot)

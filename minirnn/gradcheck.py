@@ -12,6 +12,8 @@ is ~1e-7 relative, larger than the differences being measured.
 """
 import numpy as np
 
+from . import birnn, elman, gru, lstm
+
 
 def rel_error(a, b):
     """Normwise relative error between two arrays (0 for equal arrays)."""
@@ -60,22 +62,52 @@ def report(errors, tol):
     return lines, all(e <= tol for e in errors.values())
 
 
-def elman_problem(rng, nonlinearity="tanh"):
-    """A small float64 Elman problem over a whole padded sequence batch:
-    L = sum_t <h_t, R_t> with random R, lengths (T, 3, 0), a random h0."""
-    from . import elman
+def cell_problem(cell, rng, states=("h0",), init_options=None, **options):
+    """A small float64 problem for a recurrent cell over a whole padded sequence batch:
+    L = sum_t <h_t, R_t> with random R, lengths (T, 3, 0), random initial ``states``.
+    ``init_options`` go to cell.init, ``options`` to cell.forward."""
     T, B, D, H = 6, 3, 4, 5
-    arrays = {**elman.init(rng, D, H, np.float64),
-              "x": rng.standard_normal((T, B, D)), "h0": rng.standard_normal((B, H))}
-    arrays["b"] += rng.standard_normal(H)
+    params = cell.init(rng, D, H, np.float64, **(init_options or {}))
+    for p in params.values():
+        p += 0.3 * rng.standard_normal(p.shape)          # away from special init values
+    arrays = {**params, "x": rng.standard_normal((T, B, D)),
+              **{name: rng.standard_normal((B, H)) for name in states}}
     R = rng.standard_normal((T, B, H))
     lengths = np.array([T, 3, 0])
 
     def loss_and_grads():
-        h, cache = elman.forward(arrays, arrays["x"], arrays["h0"], lengths, nonlinearity)
-        dx, dh0, grads = elman.backward(R, cache)
-        return float((h * R).sum()), {**grads, "x": dx, "h0": dh0}
+        h, cache = cell.forward(params, arrays["x"], *(arrays[n] for n in states),
+                                lengths=lengths, **options)
+        dx, *dstates, grads = cell.backward(R, cache)
+        return float((h * R).sum()), {**grads, "x": dx, **dict(zip(states, dstates))}
     return loss_and_grads, arrays
 
 
-PROBLEMS = {"elman": elman_problem}
+def birnn_problem(rng):
+    """A two-layer bidirectional Elman problem over a padded batch, dropout 0.5 between
+    the layers; the dropout rng is re-seeded on every call, so all differences see the
+    same mask."""
+    T, B, D, H = 5, 3, 3, 4
+    params = birnn.init(rng, elman, D, H, num_layers=2, dtype=np.float64)
+    for p in params.values():
+        p += 0.3 * rng.standard_normal(p.shape)
+    arrays = {**params, "x": rng.standard_normal((T, B, D))}
+    R = rng.standard_normal((T, B, 2 * H))
+    lengths = np.array([T, 3, 0])
+
+    def loss_and_grads():
+        out, cache = birnn.forward(params, elman, arrays["x"], lengths, num_layers=2,
+                                   dropout=0.5, rng=np.random.default_rng(0))
+        dx, grads = birnn.backward(R, cache)
+        return float((out * R).sum()), {**grads, "x": dx}
+    return loss_and_grads, arrays
+
+
+PROBLEMS = {
+    "elman": lambda rng: cell_problem(elman, rng),
+    "lstm": lambda rng: cell_problem(lstm, rng, states=("h0", "c0")),
+    "lstm-peephole": lambda rng: cell_problem(lstm, rng, ("h0", "c0"), {"peephole": True}),
+    "gru": lambda rng: cell_problem(gru, rng),
+    "gru-before": lambda rng: cell_problem(gru, rng, ("h0",), {"variant": "before"}, variant="before"),
+    "birnn": birnn_problem,
+}

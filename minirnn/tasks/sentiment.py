@@ -1,4 +1,4 @@
-"""Sentiment of IMDB reviews (``docs/sentiment.rst``): is a review positive?
+"""Sentiment of IMDB reviews (``docs/sentiment.rst``): is a review positive? ::
 
     e_t = E[w_t]                              word embeddings, (T, B, D)
     h_t = RNN(e_t, h_{t-1})                   lstm, gru or elman, optionally
