@@ -21,7 +21,6 @@ import numpy as np
 
 from . import checks
 from .kernels import elman as kernels
-from .kernels.common import transpose
 
 NONLINEARITIES = {"tanh": kernels.TANH, "relu": kernels.RELU}
 
@@ -76,8 +75,8 @@ def backward(dh, cache):
                                          params["W_h"], lengths, act)
     da2 = da.reshape(T * B, H)
     h_prev = np.concatenate([h0[None], h[:-1]]).reshape(T * B, H)
-    grads = {"W_x": transpose(x.reshape(T * B, D)) @ da2,            # eq. (7)
-             "W_h": transpose(h_prev) @ da2,
+    grads = {"W_x": x.reshape(T * B, D).T @ da2,            # eq. (7)
+             "W_h": h_prev.T @ da2,
              "b": da2.sum(axis=0)}
-    dx = (da2 @ transpose(params["W_x"])).reshape(T, B, D)
+    dx = (da2 @ params["W_x"].T).reshape(T, B, D)
     return dx, dh0, grads

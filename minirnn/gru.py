@@ -2,34 +2,35 @@
 
 Forward, for t = 1..T over a time-major batch x (T, B, D), gates in PyTorch's order
 [r | z | n], with a_t = x_t W_x + b_x and c_t = h_{t-1} W_h + b_h split into the
-three blocks (c^n and b_hn exist only in the default variant, "after"):
+three blocks (c^n and b_hn exist only in the default variant, "after")::
 
     r_t = sigma(a^r_t + c^r_t)                                        (1)
     z_t = sigma(a^z_t + c^z_t)                                        (2)
-    n_t = tanh(a^n_t + r_t * c^n_t)          variant="after"          (3)
-    n_t = tanh(a^n_t + (r_t * h_{t-1}) W_hn) variant="before"         (4)
+    n_t = tanh(a^n_t + r_t * c^n_t)            variant="after"        (3)
+    n_t = tanh(a^n_t + s_t W_hn),  s_t = r_t * h_{t-1},  "before"     (4)
     h_t = (1 - z_t) * n_t + z_t * h_{t-1}                             (5)
     z_t = 1   for t > length of the sequence, so h_t = h_{t-1}        (6)
 
 Backward through time, with g_T = 0 and hats marking pre-activations (the arguments
-of sigma and tanh above):
+of sigma and tanh above)::
 
-    G_t    = dL/dh_t + g_t                                            (7)
-    dz^    = G_t * (h_{t-1} - n_t) * z_t (1 - z_t),
-    dn^    = G_t * (1 - z_t) * (1 - n_t^2)                            (8)
-    after:  dr^ = dn^ * c^n_t * r_t (1 - r_t),   dc^n = r_t * dn^     (9)
-    before: ds  = dn^ W_hn^T,  dr^ = ds * h_{t-1} * r_t (1 - r_t)     (10)
-    g_{t-1} = G_t * z_t + [dr^ | dz^ | dc^n] W_h^T            (after)
-    g_{t-1} = G_t * z_t + ds * r_t + [dr^ | dz^] W_hrz^T      (before)   (11)
-    with da_t = [dr^ | dz^ | dn^]:  dW_x = sum_t x_t^T da_t,  db_x = sum_t da_t,
-    dx_t = da_t W_x^T;  after: dW_h = sum_t h_{t-1}^T dc_t,  db_h = sum_t dc_t;
-    before: dW_hrz = sum_t h_{t-1}^T [dr^ | dz^],
-            dW_hn = sum_t (r_t * h_{t-1})^T dn^,  db_h = sum_t [dr^ | dz^]    (12)
+    G_t  = dL/dh_t + g_t                                              (7)
+    dz^  = G_t * (h_{t-1} - n_t) * z_t (1 - z_t),
+    dn^  = G_t * (1 - z_t) * (1 - n_t^2)                              (8)
+    after:   dr^ = dn^ * c^n_t * r_t (1 - r_t),   dc^n = r_t * dn^    (9)
+    before:  ds  = dn^ W_hn^T,   dr^ = ds * h_{t-1} * r_t (1 - r_t)   (10)
+    after:   g_{t-1} = G_t * z_t + [dr^ | dz^ | dc^n] W_h^T
+    before:  g_{t-1} = G_t * z_t + ds * r_t + [dr^ | dz^] [W_hr | W_hz]^T   (11)
+    da_t = [dr^ | dz^ | dn^]:  dW_x = sum_t x_t^T da_t,  db_x = sum_t da_t,
+                               dx_t = da_t W_x^T
+    after:   dc_t = [dr^ | dz^ | dc^n]:  dW_h = sum_t h_{t-1}^T dc_t,  db_h = sum_t dc_t
+    before:  d[W_hr | W_hz] = sum_t h_{t-1}^T [dr^ | dz^],  db_h = sum_t [dr^ | dz^],
+             dW_hn = sum_t s_t^T dn^                                  (12)
 
 Parameters: W_x (D, 3H), W_h (H, 3H), b_x (3H,) with column blocks [r | z | n], and
-b_h (3H,) for "after", (2H,) = [b_hr | b_hz] for "before" (which has one bias per gate
-on n). The same numbers in ``torch.nn.GRU`` (reset-after): weight_ih_l0 = W_x.T,
-weight_hh_l0 = W_h.T, bias_ih_l0 = b_x, bias_hh_l0 = b_h.
+b_h (3H,) for "after", (2H,) = [b_hr | b_hz] for "before" (that variant has a single
+bias, b_xn, for n). The same numbers in ``torch.nn.GRU`` (reset-after):
+weight_ih_l0 = W_x.T, weight_hh_l0 = W_h.T, bias_ih_l0 = b_x, bias_hh_l0 = b_h.
 
 The recurrence (1-11) runs in ``minirnn/kernels/gru.py``; x W_x + b_x and eq. 12 are
 large matrix products here.
@@ -82,8 +83,9 @@ def forward(params, x, h0=None, lengths=None, variant="after", device="cpu"):
                          f"variant={variant!r}, got {b_h.shape}")
     if device not in kernels.KERNELS:
         raise ValueError(f"device: expected one of {sorted(kernels.KERNELS)}, got {device!r}")
-    xw = (x.reshape(T * B, D) @ W_x + b_x).reshape(T, B, 3 * H)  # a_t, all t at once
-    xw[..., :2 * H] += b_h[:2 * H]                 # r and z only ever see b_x + b_h
+    b = b_x.copy()
+    b[:2 * H] += b_h[:2 * H]                       # r and z only ever see b_x + b_h
+    xw = (x.reshape(T * B, D) @ W_x + b).reshape(T, B, 3 * H)     # a_t, all t at once
     h, gates, m = kernels.KERNELS[device][0](xw, W_h, b_h[2 * H:], h0, lengths, variant)
     return h, (x, h0, h, gates, m, variant, params, device)
 
@@ -105,9 +107,10 @@ def backward(dh, cache):
     if variant == "after":                                           # eq. (12)
         dW_h, db_h = h_prev.T @ dc, dc.sum(axis=0)
     else:
-        rh = m.reshape(T * B, H)                                     # r_t * h_{t-1}
-        dW_h = np.hstack([h_prev.T @ dc[:, :2 * H], rh.T @ dc[:, 2 * H:]])
+        s = m.reshape(T * B, H)                                      # s_t = r_t * h_{t-1}
+        dW_h = np.hstack([h_prev.T @ dc[:, :2 * H], s.T @ dc[:, 2 * H:]])
         db_h = dc[:, :2 * H].sum(axis=0)
-    grads = {"W_x": x.reshape(T * B, D).T @ da, "W_h": dW_h, "b_x": da.sum(axis=0), "b_h": db_h}
+    grads = {"W_x": x.reshape(T * B, D).T @ da, "W_h": dW_h,
+             "b_x": da.sum(axis=0), "b_h": db_h}
     dx = (da @ params["W_x"].T).reshape(T, B, D)
     return dx, dh0, grads

@@ -13,7 +13,6 @@ batch and a time-major (T, B, D) sequence batch. Derivations: ``docs/training.rs
 """
 import numpy as np
 
-from .kernels.common import transpose
 from .kernels.layers import max_over_time, scatter_add_rows
 
 
@@ -40,7 +39,7 @@ def affine_backward(dout, cache):
     x, W = cache
     x2 = x.reshape(-1, x.shape[-1])
     d2 = dout.reshape(-1, dout.shape[-1])
-    return dout @ transpose(W), transpose(x2) @ d2, d2.sum(axis=0)
+    return dout @ W.T, x2.T @ d2, d2.sum(axis=0)
 
 
 def log_softmax(z):

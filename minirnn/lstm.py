@@ -28,7 +28,6 @@ import numpy as np
 
 from . import checks
 from .kernels import lstm as kernels
-from .kernels.common import transpose
 
 PEEPHOLES = ("p_i", "p_f", "p_o")
 
@@ -87,12 +86,12 @@ def backward(dh, cache):
                                               c0, params["W_h"], P, lengths)
     dz2 = dz.reshape(T * B, 4 * H)
     h_prev = np.concatenate([h0[None], h[:-1]]).reshape(T * B, H)
-    grads = {"W_x": transpose(x.reshape(T * B, D)) @ dz2,             # eq. (13)
-             "W_h": transpose(h_prev) @ dz2,
+    grads = {"W_x": x.reshape(T * B, D).T @ dz2,             # eq. (13)
+             "W_h": h_prev.T @ dz2,
              "b": dz2.sum(axis=0)}
     if P is not None:                                                  # eq. (12)
         c_prev = np.concatenate([c0[None], c[:-1]])
         for k, gate in zip(PEEPHOLES, (kernels.I, kernels.F, kernels.O)):
             grads[k] = (dz[:, :, gate * H:(gate + 1) * H] * c_prev).sum(axis=(0, 1))
-    dx = (dz2 @ transpose(params["W_x"])).reshape(T, B, D)
+    dx = (dz2 @ params["W_x"].T).reshape(T, B, D)
     return dx, dh0, dc0, grads

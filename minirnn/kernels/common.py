@@ -40,9 +40,10 @@ def twin(scalar_function):
 
 
 def transpose(a):
-    """a.T as a C-contiguous copy. The OpenBLAS in NumPy's wheels multiplied transposed
-    views 2-4x slower than contiguous copies here, copy included (measured: a
-    (128, 25600) x (25600, 512) weight gradient, and each step's dz W_h^T)."""
+    """a.T as a C-contiguous copy, for the per-step product dz_t W_h^T: made once per
+    sequence, it saved ~20% of each step's product here (0.080 against 0.103 ms for
+    (64, 512) x (512, 128)). The large weight-gradient products are the other way
+    round: a transposed view was 2x faster than copying first."""
     return np.ascontiguousarray(a.T)
 
 

@@ -4,8 +4,8 @@ Equation numbers refer to ``docs/gru.rst``; the recipe is kernels/common.py's. G
 columns are ordered [r | z | n] as in PyTorch, so ``gates[t][:, q*H + j]`` is gate q of
 unit j. ``xw`` = x W_x + b_x with b_h's r and z blocks already added (r and z only ever
 see the sum). Besides h and the gates, the forward pass keeps one (T, B, H) array m
-for the backward pass: m = h_{t-1} W_hn + b_hn (reset-after), m = r * h_{t-1}
-(reset-before).
+for the backward pass: m = c^n_t = h_{t-1} W_hn + b_hn (reset-after), m = s_t =
+r_t * h_{t-1} (reset-before).
 
 Padding is the update gate set to 1 (eq. 6): the forward pass writes z = 1 into the
 padded rows of ``gates``, so the backward kernels need no lengths.
@@ -15,7 +15,7 @@ import math
 import numpy as np
 from numba import cuda, njit
 
-from .common import launch_config, require_gpu, twin
+from .common import flush_below, launch_config, require_gpu, transpose, twin
 
 
 def _blend(z, n, h_prev):
@@ -31,8 +31,14 @@ def _blend_backward(G, z, n, h_prev):
     return dz_hat, dn_hat, G * z
 
 
+def _dsigmoid(dr, r):
+    """dr_hat = dL/dr * sigma'(r_hat), with sigma' written with the output r (eqs. 9, 10)."""
+    return dr * r * (1.0 - r)
+
+
 _blend_cpu, _blend_gpu = twin(_blend)
 _blend_backward_cpu, _blend_backward_gpu = twin(_blend_backward)
+_dsigmoid_cpu, _dsigmoid_gpu = twin(_dsigmoid)
 
 
 # ------------------------------------------------------------------------------- CPU
@@ -53,24 +59,22 @@ def _reset_after(xw_t, b_hn, gates_t, m_t):
     a^n + r m_t (eq. 3) into the n block, where h_{t-1} W_hn was."""
     B, H = m_t.shape
     for b in range(B):
+        for j in range(2 * H):
+            gates_t[b, j] = 0.5 + 0.5 * gates_t[b, j]
         for j in range(H):
-            r = 0.5 + 0.5 * gates_t[b, j]
-            gates_t[b, j] = r
-            gates_t[b, H + j] = 0.5 + 0.5 * gates_t[b, H + j]
             m_t[b, j] = gates_t[b, 2 * H + j] + b_hn[j]
-            gates_t[b, 2 * H + j] = xw_t[b, 2 * H + j] + r * m_t[b, j]
+            gates_t[b, 2 * H + j] = xw_t[b, 2 * H + j] + gates_t[b, j] * m_t[b, j]
 
 
 @njit(cache=True)
 def _reset_before(h_prev, gates_t, m_t):
-    """r, z from their tanh (eqs. 1, 2); m_t = r * h_{t-1}, the input of W_hn (eq. 4)."""
+    """r, z from their tanh (eqs. 1, 2); m_t = s_t = r * h_{t-1}, the input of W_hn (eq. 4)."""
     B, H = m_t.shape
     for b in range(B):
+        for j in range(2 * H):
+            gates_t[b, j] = 0.5 + 0.5 * gates_t[b, j]
         for j in range(H):
-            r = 0.5 + 0.5 * gates_t[b, j]
-            gates_t[b, j] = r
-            gates_t[b, H + j] = 0.5 + 0.5 * gates_t[b, H + j]
-            m_t[b, j] = r * h_prev[b, j]
+            m_t[b, j] = gates_t[b, j] * h_prev[b, j]
 
 
 def _gates_after(xw_t, W_h, b_hn, h_prev, gates_t, m_t):
@@ -79,7 +83,7 @@ def _gates_after(xw_t, W_h, b_hn, h_prev, gates_t, m_t):
     rz, n = gates_t[:, :2 * H], gates_t[:, 2 * H:]
     np.matmul(h_prev, W_h, out=gates_t)          # h_{t-1} W_h for all three gates: one GEMM
     _halve_rz(xw_t, gates_t)
-    np.tanh(rz, out=rz)
+    np.tanh(rz, out=rz)                          # the tanh(a / 2) of eqs. (1), (2)
     _reset_after(xw_t, b_hn, gates_t, m_t)
     np.tanh(n, out=n)                                             # eq. (3)
 
@@ -90,7 +94,7 @@ def _gates_before(xw_t, W_h, h_prev, gates_t, m_t):
     rz, n = gates_t[:, :2 * H], gates_t[:, 2 * H:]
     np.matmul(h_prev, W_h[:, :2 * H], out=rz)
     _halve_rz(xw_t, gates_t)
-    np.tanh(rz, out=rz)
+    np.tanh(rz, out=rz)                          # the tanh(a / 2) of eqs. (1), (2)
     _reset_before(h_prev, gates_t, m_t)
     np.matmul(m_t, W_h[:, 2 * H:], out=n)        # waits for r: a second GEMM per step
     n += xw_t[:, 2 * H:]
@@ -108,8 +112,15 @@ def _blend_rows(gates_t, h_prev, lengths, t, h_t):
             h_t[b, j] = _blend_cpu(gates_t[b, H + j], gates_t[b, 2 * H + j], h_prev[b, j])
 
 
+@njit(cache=True, inline="always")
+def _flush(v, tiny):
+    """v, or 0 where |v| < tiny: keeps the gradients, and the products they enter, out
+    of the slow subnormal range (common.flush_below)."""
+    return v if abs(v) >= tiny else 0.0
+
+
 @njit(cache=True)
-def _backward_after_rows(g, dh_t, gates_t, m_t, h_prev, da_t, dc_t):
+def _backward_after_rows(g, dh_t, gates_t, m_t, h_prev, tiny, da_t, dc_t):
     """One reset-after step, all pointwise (eqs. 7-9): da_t = [dr_hat | dz_hat | dn_hat]
     and dc_t = [dr_hat | dz_hat | r dn_hat]; g becomes G z, for dc_t W_h^T to add to."""
     B, H = g.shape
@@ -117,32 +128,36 @@ def _backward_after_rows(g, dh_t, gates_t, m_t, h_prev, da_t, dc_t):
         for j in range(H):
             r, z, n = gates_t[b, j], gates_t[b, H + j], gates_t[b, 2 * H + j]
             G = g[b, j] + dh_t[b, j]                              # eq. (7)
-            dz_hat, dn_hat, g[b, j] = _blend_backward_cpu(G, z, n, h_prev[b, j])
-            dr_hat = dn_hat * m_t[b, j] * r * (1.0 - r)           # eq. (9)
-            da_t[b, j], da_t[b, H + j], da_t[b, 2 * H + j] = dr_hat, dz_hat, dn_hat
-            dc_t[b, j], dc_t[b, H + j], dc_t[b, 2 * H + j] = dr_hat, dz_hat, r * dn_hat
+            dz_hat, dn_hat, Gz = _blend_backward_cpu(G, z, n, h_prev[b, j])
+            dr_hat = _dsigmoid_cpu(dn_hat * m_t[b, j], r)         # eq. (9)
+            dr, dz, dn = _flush(dr_hat, tiny), _flush(dz_hat, tiny), _flush(dn_hat, tiny)
+            da_t[b, j], da_t[b, H + j], da_t[b, 2 * H + j] = dr, dz, dn
+            dc_t[b, j], dc_t[b, H + j], dc_t[b, 2 * H + j] = dr, dz, _flush(r * dn, tiny)
+            g[b, j] = _flush(Gz, tiny)
 
 
 @njit(cache=True)
-def _backward_zn_rows(g, dh_t, gates_t, h_prev, da_t):
+def _backward_zn_rows(g, dh_t, gates_t, h_prev, tiny, da_t):
     """Reset-before, eqs. 7-8: the z and n blocks of da_t; g becomes G z."""
     B, H = g.shape
     for b in range(B):
         for j in range(H):
             G = g[b, j] + dh_t[b, j]                              # eq. (7)
-            da_t[b, H + j], da_t[b, 2 * H + j], g[b, j] = _blend_backward_cpu(
-                G, gates_t[b, H + j], gates_t[b, 2 * H + j], h_prev[b, j])
+            z, n = gates_t[b, H + j], gates_t[b, 2 * H + j]
+            dz_hat, dn_hat, Gz = _blend_backward_cpu(G, z, n, h_prev[b, j])
+            da_t[b, H + j], da_t[b, 2 * H + j] = _flush(dz_hat, tiny), _flush(dn_hat, tiny)
+            g[b, j] = _flush(Gz, tiny)
 
 
 @njit(cache=True)
-def _backward_r_rows(ds, gates_t, h_prev, g, da_t):
-    """Reset-before, eq. 10 from ds = dL/d(r h_{t-1}): dr_hat into da_t, ds r into g."""
+def _backward_r_rows(ds, gates_t, h_prev, tiny, g, da_t):
+    """Reset-before, eq. 10 from ds = dL/ds_t: dr_hat into da_t, ds r into g (eq. 11)."""
     B, H = g.shape
     for b in range(B):
         for j in range(H):
             r = gates_t[b, j]
-            da_t[b, j] = ds[b, j] * h_prev[b, j] * r * (1.0 - r)
-            g[b, j] += ds[b, j] * r
+            da_t[b, j] = _flush(_dsigmoid_cpu(ds[b, j] * h_prev[b, j], r), tiny)
+            g[b, j] = _flush(g[b, j] + ds[b, j] * r, tiny)
 
 
 def forward_cpu(xw, W_h, b_hn, h0, lengths, variant):
@@ -169,16 +184,18 @@ def backward_cpu(dh, h0, h, gates, m, W_h, variant):
     da = np.empty_like(gates)
     dc = np.empty_like(gates) if variant == "after" else da
     k = 3 * H if variant == "after" else 2 * H     # the columns of W_h that take h_{t-1}
+    tiny, W_hT = flush_below(dh.dtype), transpose(W_h[:, :k])
+    W_hnT = transpose(W_h[:, 2 * H:])              # for reset-before's ds (eq. 10)
     g = np.zeros_like(h0)                          # gradient reaching h_t from step t+1
     for t in range(dh.shape[0] - 1, -1, -1):
         h_prev = h[t - 1] if t else h0
         if variant == "after":
-            _backward_after_rows(g, dh[t], gates[t], m[t], h_prev, da[t], dc[t])
+            _backward_after_rows(g, dh[t], gates[t], m[t], h_prev, tiny, da[t], dc[t])
         else:
-            _backward_zn_rows(g, dh[t], gates[t], h_prev, da[t])
-            ds = da[t, :, 2 * H:] @ W_h[:, 2 * H:].T              # eq. (10)
-            _backward_r_rows(ds, gates[t], h_prev, g, da[t])
-        g += dc[t, :, :k] @ W_h[:, :k].T                          # eq. (11)
+            _backward_zn_rows(g, dh[t], gates[t], h_prev, tiny, da[t])
+            ds = da[t, :, 2 * H:] @ W_hnT                         # eq. (10)
+            _backward_r_rows(ds, gates[t], h_prev, tiny, g, da[t])
+        g += dc[t, :, :k] @ W_hT                                  # eq. (11)
     return da, dc, g
 
 
@@ -186,7 +203,7 @@ def backward_cpu(dh, h0, h, gates, m, W_h, variant):
 
 @cuda.jit(device=True)
 def _sigmoid_gpu(a):
-    return 0.5 + 0.5 * math.tanh(0.5 * a)        # as common.sigmoid_ on the CPU
+    return 0.5 + 0.5 * math.tanh(0.5 * a)        # the CPU's form too (_halve_rz)
 
 
 @cuda.jit(device=True)
@@ -253,7 +270,7 @@ def _backward_after_cuda(g, dh_t, gates_t, m_t, h_prev, da_t, dc_t):
     r, z, n = gates_t[b, j], gates_t[b, H + j], gates_t[b, 2 * H + j]
     G = g[b, j] + dh_t[b, j]                                      # eq. (7)
     dz_hat, dn_hat, g[b, j] = _blend_backward_gpu(G, z, n, h_prev[b, j])
-    dr_hat = dn_hat * m_t[b, j] * r * (1.0 - r)                   # eq. (9)
+    dr_hat = _dsigmoid_gpu(dn_hat * m_t[b, j], r)                 # eq. (9)
     da_t[b, j], da_t[b, H + j], da_t[b, 2 * H + j] = dr_hat, dz_hat, dn_hat
     dc_t[b, j], dc_t[b, H + j], dc_t[b, 2 * H + j] = dr_hat, dz_hat, r * dn_hat
 
@@ -278,9 +295,8 @@ def _backward_r_cuda(W_h, gates_t, h_prev, g, da_t):
     ds = 0.0
     for j in range(H):
         ds += da_t[b, 2 * H + j] * W_h[k, 2 * H + j]              # eq. (10)
-    r = gates_t[b, k]
-    da_t[b, k] = ds * h_prev[b, k] * r * (1.0 - r)
-    g[b, k] += ds * r
+    da_t[b, k] = _dsigmoid_gpu(ds * h_prev[b, k], gates_t[b, k])
+    g[b, k] += ds * gates_t[b, k]
 
 
 @cuda.jit
@@ -300,7 +316,8 @@ def forward_cuda(xw, W_h, b_hn, h0, lengths, variant):
     T, B, H3 = xw.shape
     H = H3 // 3
     blocks, threads = launch_config(B, H)
-    d_xw, d_W, d_b, d_len = (cuda.to_device(np.ascontiguousarray(a)) for a in (xw, W_h, b_hn, lengths))
+    d_xw, d_W, d_b, d_len = (cuda.to_device(np.ascontiguousarray(a))
+                             for a in (xw, W_h, b_hn, lengths))
     d_gates = cuda.device_array_like(xw)
     d_m = cuda.device_array((T, B, H), xw.dtype)
     d_h = cuda.device_array((T + 1, B, H), xw.dtype)   # d_h[0] = h0, d_h[t+1] = h_t
