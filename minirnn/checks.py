@@ -43,3 +43,21 @@ def finite(name, x):
     if bad.any():
         where = tuple(int(i) for i in np.argwhere(bad)[0])
         raise ValueError(f"{name}: non-finite value {x[where]} at index {where}")
+
+
+def recurrent_inputs(x, W_x, H, seq_lengths, **states):
+    """The checks every recurrent cell's forward makes: x (T, B, D) of W_x's dtype and
+    input size, finite; each initial state (B, H), zeros when None, finite; lengths.
+    Returns the lengths (B,) int64 followed by the states, in the order given."""
+    float_array("x", x, 3, W_x.dtype)
+    shape("x", x, (None, None, W_x.shape[0]))
+    finite("x", x)
+    T, B, _ = x.shape
+    filled = []
+    for name, state in states.items():
+        state = np.zeros((B, H), x.dtype) if state is None else state
+        float_array(name, state, 2, x.dtype)
+        shape(name, state, (B, H))
+        finite(name, state)
+        filled.append(state)
+    return (lengths(seq_lengths, B, T), *filled)

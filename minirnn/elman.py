@@ -41,16 +41,9 @@ def forward(params, x, h0=None, lengths=None, nonlinearity="tanh", device="cpu")
     Returns h (T, B, H) and the cache for ``backward``.
     """
     W_x, W_h, b = params["W_x"], params["W_h"], params["b"]
-    checks.float_array("x", x, 3, W_x.dtype)
-    T, B, D = x.shape
     H = W_h.shape[0]
-    checks.shape("x", x, (None, None, W_x.shape[0]))
-    h0 = np.zeros((B, H), x.dtype) if h0 is None else h0
-    checks.float_array("h0", h0, 2, x.dtype)
-    checks.shape("h0", h0, (B, H))
-    lengths = checks.lengths(lengths, B, T)
-    checks.finite("x", x)
-    checks.finite("h0", h0)
+    lengths, h0 = checks.recurrent_inputs(x, W_x, H, lengths, h0=h0)
+    T, B, D = x.shape
     if nonlinearity not in NONLINEARITIES:
         raise ValueError(f"nonlinearity: expected one of {sorted(NONLINEARITIES)}, got {nonlinearity!r}")
     if device not in kernels.KERNELS:

@@ -67,16 +67,9 @@ def forward(params, x, h0=None, lengths=None, variant="after", device="cpu"):
     (Cho et al.) before it. Returns h (T, B, H) and the cache for ``backward``.
     """
     W_x, W_h, b_x, b_h = params["W_x"], params["W_h"], params["b_x"], params["b_h"]
-    checks.float_array("x", x, 3, W_x.dtype)
-    T, B, D = x.shape
     H = W_h.shape[0]
-    checks.shape("x", x, (None, None, W_x.shape[0]))
-    h0 = np.zeros((B, H), x.dtype) if h0 is None else h0
-    checks.float_array("h0", h0, 2, x.dtype)
-    checks.shape("h0", h0, (B, H))
-    lengths = checks.lengths(lengths, B, T)
-    checks.finite("x", x)
-    checks.finite("h0", h0)
+    lengths, h0 = checks.recurrent_inputs(x, W_x, H, lengths, h0=h0)
+    T, B, D = x.shape
     _check_variant(variant)
     if b_h.shape != (BIAS_H_BLOCKS[variant] * H,):
         raise ValueError(f"b_h: expected shape ({BIAS_H_BLOCKS[variant] * H},) for "

@@ -53,18 +53,9 @@ def forward(params, x, h0=None, c0=None, lengths=None, device="cpu"):
     Returns h (T, B, H) and the cache for ``backward``.
     """
     W_x, W_h, b = params["W_x"], params["W_h"], params["b"]
-    checks.float_array("x", x, 3, W_x.dtype)
-    checks.shape("x", x, (None, None, W_x.shape[0]))
-    T, B, D = x.shape
     H = W_h.shape[0]
-    h0 = np.zeros((B, H), x.dtype) if h0 is None else h0
-    c0 = np.zeros((B, H), x.dtype) if c0 is None else c0
-    for name, state in (("h0", h0), ("c0", c0)):
-        checks.float_array(name, state, 2, x.dtype)
-        checks.shape(name, state, (B, H))
-        checks.finite(name, state)
-    lengths = checks.lengths(lengths, B, T)
-    checks.finite("x", x)
+    lengths, h0, c0 = checks.recurrent_inputs(x, W_x, H, lengths, h0=h0, c0=c0)
+    T, B, D = x.shape
     if device not in kernels.KERNELS:
         raise ValueError(f"device: expected one of {sorted(kernels.KERNELS)}, got {device!r}")
     P = np.stack([params[k] for k in PEEPHOLES]) if PEEPHOLES[0] in params else None

@@ -52,6 +52,19 @@ def launch_config(rows, cols, threads=(8, 32)):
     return (math.ceil(rows / threads[0]), math.ceil(cols / threads[1])), threads
 
 
+@cuda.jit
+def state_gradient_cuda(da_t, W_h, lengths, t, g):
+    """g[b] = da_t[b] W_h^T for rows still in their sequence; padded rows keep g.
+    One (b, k) element per thread: the CUDA form of each cell's g += da_t W_h^T."""
+    b, k = cuda.grid(2)
+    if b >= g.shape[0] or k >= g.shape[1] or t >= lengths[b]:
+        return
+    s = 0.0
+    for n in range(W_h.shape[1]):
+        s += da_t[b, n] * W_h[k, n]
+    g[b, k] = s
+
+
 def require_gpu():
     if not cuda.is_available():
         raise RuntimeError("device='cuda' needs an NVIDIA GPU with the 'cuda' extra "

@@ -14,7 +14,8 @@ import math
 import numpy as np
 from numba import cuda, njit
 
-from .common import flush_below, launch_config, require_gpu, transpose, twin
+from .common import (flush_below, launch_config, require_gpu, state_gradient_cuda, transpose,
+                     twin)
 
 TANH, RELU = 0, 1
 
@@ -116,17 +117,6 @@ def _backward_da_cuda(g, dh_t, h_t, lengths, t, act, da_t):
         g[b, j] = G
 
 
-@cuda.jit
-def _backward_g_cuda(da_t, W_h, lengths, t, g):
-    b, k = cuda.grid(2)
-    if b >= g.shape[0] or k >= g.shape[1] or t >= lengths[b]:
-        return
-    s = 0.0
-    for j in range(W_h.shape[1]):
-        s += da_t[b, j] * W_h[k, j]                               # eq. (6)
-    g[b, k] = s
-
-
 def forward_cuda(xw, W_h, h0, lengths, act):
     require_gpu()
     T, B, H = xw.shape
@@ -148,7 +138,7 @@ def backward_cuda(dh, h, W_h, lengths, act):
     d_g = cuda.to_device(np.zeros((B, H), dh.dtype))
     for t in range(T - 1, -1, -1):
         _backward_da_cuda[blocks, threads](d_g, d_dh[t], d_h[t], d_len, t, act, d_da[t])
-        _backward_g_cuda[blocks, threads](d_da[t], d_W, d_len, t, d_g)
+        state_gradient_cuda[blocks, threads](d_da[t], d_W, d_len, t, d_g)          # eq. (6)
     return d_da.copy_to_host(), d_g.copy_to_host()
 
 

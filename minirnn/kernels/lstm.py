@@ -10,7 +10,8 @@ import math
 import numpy as np
 from numba import cuda, njit
 
-from .common import flush_below, launch_config, require_gpu, transpose, twin
+from .common import (flush_below, launch_config, require_gpu, state_gradient_cuda, transpose,
+                     twin)
 
 I, F, G, O = range(4)
 
@@ -174,17 +175,6 @@ def _backward_dz_cuda(g_h, g_c, dh_t, gates_t, tc_t, c_prev, P, lengths, t, dz_t
     dz_t[b, j], dz_t[b, H + j], dz_t[b, 2 * H + j], dz_t[b, 3 * H + j] = dz_i, dz_f, dz_g, dz_o
 
 
-@cuda.jit
-def _backward_g_h_cuda(dz_t, W_h, lengths, t, g_h):
-    b, k = cuda.grid(2)
-    if b >= g_h.shape[0] or k >= g_h.shape[1] or t >= lengths[b]:
-        return
-    s = 0.0
-    for n in range(W_h.shape[1]):
-        s += dz_t[b, n] * W_h[k, n]                               # eq. (11)
-    g_h[b, k] = s
-
-
 def forward_cuda(xw, W_h, P, h0, c0, lengths):
     require_gpu()
     T, B, H4 = xw.shape
@@ -217,7 +207,7 @@ def backward_cuda(dh, gates, c, tc, c0, W_h, P, lengths):
     for t in range(T - 1, -1, -1):
         _backward_dz_cuda[blocks, threads](d_gh, d_gc, d_dh[t], d_gates[t], d_tc[t], d_cp[t],
                                            d_P, d_len, t, d_dz[t])
-        _backward_g_h_cuda[blocks, threads](d_dz[t], d_W, d_len, t, d_gh)
+        state_gradient_cuda[blocks, threads](d_dz[t], d_W, d_len, t, d_gh)        # eq. (11)
     return d_dz.copy_to_host(), d_gh.copy_to_host(), d_gc.copy_to_host()
 
 
