@@ -25,9 +25,15 @@ def first_symbol_batch(rng, T, B, V):
     return np.eye(V)[symbols], symbols[0]
 
 
+def zero_state(cell, B, H):
+    """The initial state a cell's forward takes: (h0,), or (h0, c0) for the LSTM."""
+    zeros = np.zeros((B, H))
+    return (zeros, zeros) if cell is lstm else (zeros,)
+
+
 def final_state(cell, params, x, state0):
-    """Run ``cell`` from ``state0`` ((h0,) or (h0, c0)); returns h_T, the whole run's h
-    and c (c None without a cell state) and the cache."""
+    """Run ``cell`` from ``state0``; returns the run's h (T, B, H), its c (LSTM only,
+    else None) and the cache."""
     h, cache = cell.forward(params, x, *state0)
     c = cache[4] if cell is lstm else None          # lstm's cache holds c (T, B, H)
     return h, c, cache
@@ -49,9 +55,7 @@ def loss_and_grads(cell, params, x, y, state0):
 def gradient_norms(cell, params, x, y):
     """||dL/dh_k|| for k = 0..T-1 (distance T - k from the loss), batch mean."""
     T, B, _ = x.shape
-    H = params["W_h"].shape[0]
-    zeros = np.zeros((B, H))
-    state0 = (zeros, zeros) if cell is lstm else (zeros,)
+    state0 = zero_state(cell, B, params["W_h"].shape[0])
     h, c, _ = final_state(cell, params, x, state0)
     norms = []
     for k in range(T):                               # restart the run at state k
@@ -64,8 +68,7 @@ def gradient_norms(cell, params, x, y):
 def train(cell, params, rng, T, B, V, steps, lr=3e-3):
     """Adam on fresh batches of the first-symbol task; returns the final batch accuracy."""
     opt = {}
-    zeros = np.zeros((B, params["W_h"].shape[0]))
-    state0 = (zeros, zeros) if cell is lstm else (zeros,)
+    state0 = zero_state(cell, B, params["W_h"].shape[0])
     for _ in range(steps):
         x, y = first_symbol_batch(rng, T, B, V)
         _, grads, _ = loss_and_grads(cell, params, x, y, state0)

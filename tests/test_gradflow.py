@@ -12,9 +12,7 @@ def test_gradient_norm_at_step_k_is_the_derivative_of_the_loss(rng):
                   "b_y": np.zeros(V)}
         x, y = gradflow.first_symbol_batch(rng, T, B, V)
         norms = gradflow.gradient_norms(cell, params, x, y)
-        zeros = np.zeros((B, H))
-        state0 = (zeros, zeros) if cell is lstm else (zeros,)
-        h, c, _ = gradflow.final_state(cell, params, x, state0)
+        h, c, _ = gradflow.final_state(cell, params, x, gradflow.zero_state(cell, B, H))
         k = 3                                         # perturb h_3, rerun steps 4..T
         h_k = h[k - 1].copy()
         start = lambda: (h_k, c[k - 1]) if cell is lstm else (h_k,)  # noqa: E731
