@@ -60,6 +60,7 @@ class Sentiment:
         self.s, self.vocab = settings, list(vocab)
         self.cell = CELLS[settings.model]
         self.dtype = np.dtype(settings.dtype)
+        self._batches, self._batches_epoch = None, None     # this epoch's, made once
         if data is not None:
             train_idx, val_idx = imdb.validation_split(len(data.train.labels),
                                                        settings.val_fraction, settings.split_seed)
@@ -86,7 +87,7 @@ class Sentiment:
 
     # -- batches: length buckets, reshuffled each epoch from (split_seed, epoch) alone
     def _epoch_batches(self, epoch):
-        if getattr(self, "_batches_epoch", None) != epoch:
+        if self._batches_epoch != epoch:
             rng = np.random.default_rng([self.s.split_seed, epoch])
             self._batches = imdb.bucket_batches(self.train.lengths, self.s.batch_size, rng)
             self._batches_epoch = epoch
