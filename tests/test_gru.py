@@ -6,6 +6,7 @@ import pytest
 
 from minirnn import gru
 from minirnn.gradcheck import check, rel_error
+from tests.cells import assert_chunks_compose
 from tests.reference import gru as reference
 
 VARIANTS = ["after", "before"]
@@ -92,20 +93,7 @@ def test_padded_steps_change_nothing(rng, variant):
 
 def test_truncated_bptt_chunks_compose_to_the_whole_sequence(rng):
     p, x, h0 = problem(rng, T=10)
-    dh = rng.standard_normal((10, 4, 5))
-    h_full, cache = gru.forward(p, x, h0)
-    dx_full, dh0_full, g_full = gru.backward(dh, cache)
-    h1, c1 = gru.forward(p, x[:6], h0)
-    h2, c2 = gru.forward(p, x[6:], h1[-1])
-    assert np.allclose(np.concatenate([h1, h2]), h_full, rtol=1e-13, atol=1e-15)
-    dx2, dcarry, g2 = gru.backward(dh[6:], c2)
-    dh_first = dh[:6].copy()
-    dh_first[-1] += dcarry
-    dx1, dh0, g1 = gru.backward(dh_first, c1)
-    assert np.allclose(np.concatenate([dx1, dx2]), dx_full, rtol=1e-12, atol=1e-14)
-    assert np.allclose(dh0, dh0_full, rtol=1e-12, atol=1e-14)
-    for k in g_full:
-        assert rel_error(g1[k] + g2[k], g_full[k]) < 1e-12
+    assert_chunks_compose(gru, p, x, h0, rng.standard_normal((10, 4, 5)), split=6)
 
 
 def test_same_numbers_as_torch_nn_gru(rng):
