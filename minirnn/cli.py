@@ -76,6 +76,15 @@ def run(model, data, data_dir, epochs, lr, clip, seed, out, resume, sample_lengt
         raise click.UsageError(e.args[0]) from None
     except DataError as e:
         raise click.ClickException(str(e)) from None
+    if hasattr(task, "fit"):    # fitted by EM or in closed form, not by the gradient loop
+        if resume or epochs or lr:
+            raise click.UsageError(f"--resume, --epochs and --lr do not apply to {model} --data {data}")
+        try:
+            metrics = task.fit(seed=seed, out=out, log=lambda m: click.echo(m, err=True))
+        except (FloatingPointError, ValueError, RuntimeError) as e:
+            raise click.ClickException(str(e)) from None
+        click.echo(json.dumps(metrics))
+        return
     cfg = train.Config(epochs=epochs or task.epochs, lr=lr or task.lr, clip=clip, seed=seed, out=out)
     click.echo(f"{model} on {data}: {task.num_batches(0)} batches/epoch, run folder {out}", err=True)
     click.echo("(the first run compiles the Numba kernels; later runs load them from cache)", err=True)

@@ -1,7 +1,12 @@
-"""Runnable tasks: which (model, data set) pairs ``minirnn run`` knows and how to build them."""
+"""Runnable tasks: which (model, data set) pairs ``minirnn run`` knows and how to build them.
+
+A task module holds a ``Settings`` dataclass and ``build(settings, data_dir)``. What
+``build`` returns is either a gradient-trained task for ``minirnn.train`` (see its
+docstring) or, for models fitted by EM or in closed form, an object with
+``fit(seed, out, log) -> metrics``.
+"""
 from dataclasses import fields
 
-from ..data import imdb, shakespeare
 from . import charlm, sentiment
 
 MODELS = {"elman": "Elman RNN (minirnn.elman)",
@@ -29,11 +34,11 @@ def build(model, data, given, data_dir=None):
         pairs = ", ".join(f"{m} --data {d}" for m, d in TASKS)
         raise KeyError(f"no task for model {model!r} with data {data!r}; available: {pairs}")
     module = TASKS[model, data]
-    if module is charlm:
-        return charlm.CharLM.from_text(shakespeare.load(data_dir), _settings(module, given))
-    s = _settings(module, {"model": model, **given})
-    data = imdb.load(data_dir, s.vocab_size, s.max_len)
-    return sentiment.Sentiment(s, data.vocab, data)
+    if "model" in {f.name for f in fields(module.Settings)}:
+        given = {"model": model, **given}
+    if "data" in {f.name for f in fields(module.Settings)}:
+        given = {"data": data, **given}
+    return module.build(_settings(module, given), data_dir)
 
 
 def from_meta(meta):

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .. import elman
+from ..data import shakespeare
 from ..layers import affine_backward, affine_forward, embedding_backward, \
     embedding_forward, log_softmax, softmax_cross_entropy
 
@@ -36,6 +37,11 @@ def streams(ids, batch_size):
     """(B, N // B) rows: consecutive text in each row, rows side by side (sequence batching)."""
     n = len(ids) // batch_size
     return ids[: n * batch_size].reshape(batch_size, n)
+
+
+def build(settings, data_dir=None):
+    """The task on Tiny Shakespeare, found in ``data_dir`` (see ``minirnn.data``)."""
+    return CharLM.from_text(shakespeare.load(data_dir), settings)
 
 
 class CharLM:

@@ -48,6 +48,12 @@ class Settings:
     split_seed: int = 0
 
 
+def build(settings, data_dir=None):
+    """The task on IMDB, found in ``data_dir`` (see ``minirnn.data.imdb``)."""
+    data = imdb.load(data_dir, settings.vocab_size, settings.max_len)
+    return Sentiment(settings, data.vocab, data)
+
+
 class Sentiment:
     """The task ``minirnn run lstm --data imdb`` trains (see ``minirnn.train``)."""
 
