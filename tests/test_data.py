@@ -65,3 +65,23 @@ def test_fetch_verifies_before_it_renames(nowhere):
     assert os.listdir(nowhere / "cache" / "y") == []       # no partial file left
     with pytest.raises(data.DataError, match="could not download"):
         data.fetch((nowhere / "absent").as_uri(), good, nowhere / "cache" / "z" / "d.txt")
+
+
+def test_timeseries_shipped_copies_match_their_published_summaries():
+    from minirnn.data import timeseries
+    faithful = timeseries.load("faithful", download=False)
+    # R's datasets::faithful: 272 rows, column means 3.487783 and 70.897059
+    assert len(faithful["eruptions"]) == 272
+    assert abs(faithful["eruptions"].mean() - 3.487783) < 1e-6
+    assert abs(faithful["waiting"].mean() - 70.897059) < 1e-6
+    airline = timeseries.load("airline-passengers", download=False)
+    assert airline["Month"][0] == "1949-01" and airline["Month"][-1] == "1960-12"
+    assert airline["Passengers"][:3].tolist() == [112, 118, 132]   # Box & Jenkins series G
+    assert len(timeseries.load("monthly-sunspots", download=False)["Sunspots"]) == 2820
+    assert len(timeseries.load("daily-min-temperatures", download=False)["Temp"]) == 3650
+
+
+def test_timeseries_unknown_name_lists_the_choices():
+    from minirnn.data import DataError, timeseries
+    with pytest.raises(DataError, match="airline-passengers"):
+        timeseries.load("stock-prices")
