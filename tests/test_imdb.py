@@ -118,15 +118,24 @@ def test_a_corrupt_cache_file_is_rebuilt(cache, capsys, junk):
 
 
 def test_validation_split_is_disjoint_covering_and_deterministic():
-    train, val = imdb.validation_split(1000, 0.2, seed=3)
+    unknown = np.full(1000, -1)                               # every review its own group
+    train, val = imdb.validation_split(unknown, 0.2, seed=3)
     assert len(val) == 200 and len(train) == 800
     assert np.array_equal(np.sort(np.concatenate([train, val])), np.arange(1000))
-    again = imdb.validation_split(1000, 0.2, seed=3)
+    again = imdb.validation_split(unknown, 0.2, seed=3)
     assert np.array_equal(train, again[0]) and np.array_equal(val, again[1])
-    assert not np.array_equal(val, imdb.validation_split(1000, 0.2, seed=4)[1])
+    assert not np.array_equal(val, imdb.validation_split(unknown, 0.2, seed=4)[1])
     d = imdb.load(SAMPLE, vocab_size=100, max_len=8)
     part = d.train.take(val[val < 100])
     assert np.array_equal(part.labels, d.train.labels[val[val < 100]])
+
+
+def test_validation_split_holds_out_whole_films(rng):
+    movies = rng.integers(0, 300, 5000)                       # ~17 reviews per film
+    train, val = imdb.validation_split(movies, 0.1, seed=0)
+    assert not set(movies[train]) & set(movies[val])
+    assert np.array_equal(np.sort(np.concatenate([train, val])), np.arange(5000))
+    assert 500 <= len(val) < 500 + np.bincount(movies).max()  # the last film is finished
 
 
 def test_bucket_batches_cover_every_index_once_with_similar_lengths(rng):
@@ -247,3 +256,9 @@ def test_the_full_shared_copy_is_found_and_complete(monkeypatch):
     for line in (SAMPLE / "SHA256SUMS").read_text().splitlines():
         _, name = line.split()
         assert (SAMPLE / name).read_bytes() == (SHARED / "imdb" / name).read_bytes()
+    # every review's film is known; the README promises disjoint films, and all but one
+    # (tt0406816) of the 3,456 train and 3,581 test films are
+    films = {split: imdb.movies(imdb.review_files(root, split)) for split in imdb.SPLITS}
+    assert all((f >= 0).all() for f in films.values())
+    assert len(set(films["train"])) == 3456 and len(set(films["test"])) == 3581
+    assert set(films["train"]) & set(films["test"]) == {406816}

@@ -68,7 +68,7 @@ class Sentiment:
         self.dtype = np.dtype(settings.dtype)
         self._batches, self._batches_epoch = None, None     # this epoch's, made once
         if data is not None:
-            train_idx, val_idx = imdb.validation_split(len(data.train.labels),
+            train_idx, val_idx = imdb.validation_split(data.train.movies,
                                                        settings.val_fraction, settings.split_seed)
             self.train = data.train.take(train_idx)
             self.val = data.train.take(val_idx)
