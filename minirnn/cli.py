@@ -48,6 +48,8 @@ def list_():
               help="Truncated-BPTT chunk length [default: the task's].")
 @click.option("--lr", type=click.FloatRange(0, min_open=True), default=None,
               help="Learning rate [default: the task's].")
+@click.option("--schedule", type=click.Choice(["constant", "linear"]), default=None,
+              help="Learning rate constant, or falling linearly to 0 [default: the task's].")
 @click.option("--clip", type=click.FloatRange(0), default=5.0, show_default=True,
               help="Global gradient-norm bound (0: off).")
 @click.option("--embed", type=click.IntRange(1), default=None, help="Embedding size [default: the task's].")
@@ -66,7 +68,7 @@ def list_():
 @click.option("--resume", is_flag=True, help="Continue the run saved in --out.")
 @click.option("--sample-length", type=click.IntRange(0), default=400, show_default=True,
               help="Characters to sample at the end (shakespeare).")
-def run(model, data, data_dir, epochs, lr, clip, seed, out, resume, sample_length, **options):
+def run(model, data, data_dir, epochs, lr, schedule, clip, seed, out, resume, sample_length, **options):
     """Train MODEL on --data, with progress, evaluation, metrics and checkpoints."""
     out = out or os.path.join("runs", f"{model}-{data}")
     given = {k: v for k, v in options.items() if v is not None}
@@ -77,15 +79,18 @@ def run(model, data, data_dir, epochs, lr, clip, seed, out, resume, sample_lengt
     except DataError as e:
         raise click.ClickException(str(e)) from None
     if hasattr(task, "fit"):    # fitted by EM or in closed form, not by the gradient loop
-        if resume or epochs or lr:
-            raise click.UsageError(f"--resume, --epochs and --lr do not apply to {model} --data {data}")
+        if resume or epochs or lr or schedule:
+            raise click.UsageError(f"--resume, --epochs, --lr and --schedule do not apply to "
+                                   f"{model} --data {data}")
         try:
             metrics = task.fit(seed=seed, out=out, log=lambda m: click.echo(m, err=True))
         except (FloatingPointError, ValueError, RuntimeError) as e:
             raise click.ClickException(str(e)) from None
         click.echo(json.dumps(metrics))
         return
-    cfg = train.Config(epochs=epochs or task.epochs, lr=lr or task.lr, clip=clip, seed=seed, out=out)
+    cfg = train.Config(epochs=epochs or task.epochs, lr=lr or task.lr,
+                       schedule=schedule or getattr(task, "schedule", "constant"),
+                       clip=clip, seed=seed, out=out)
     click.echo(f"{model} on {data}: {task.num_batches(0)} batches/epoch, run folder {out}", err=True)
     click.echo("(the first run compiles the Numba kernels; later runs load them from cache)", err=True)
     try:

@@ -31,6 +31,7 @@ from .optim import OPTIMIZERS, clip_global_norm
 class Config:
     epochs: int = 1
     lr: float = 2e-3
+    schedule: str = "constant"   # or "linear": lr falls linearly to 0 over the run (eq. 16)
     optimizer: str = "adam"
     clip: float = 5.0            # global gradient-norm bound; 0 turns clipping off
     seed: int = 0
@@ -139,6 +140,15 @@ def _truncate_metrics(path, step):
             f.writelines(kept)
 
 
+def learning_rate(cfg, step, total):
+    """The learning rate of update ``step + 1`` of ``total`` (training eq. 16)."""
+    if cfg.schedule == "constant":
+        return cfg.lr
+    if cfg.schedule == "linear":
+        return cfg.lr * (1 - step / total)
+    raise ValueError(f"unknown learning-rate schedule {cfg.schedule!r}; use constant or linear")
+
+
 def train(task, cfg, resume=False, progress=True, log=print):
     """Train ``task`` under ``cfg``; returns (params, last metrics).
 
@@ -186,6 +196,7 @@ def train(task, cfg, resume=False, progress=True, log=print):
         return metrics
 
     update = OPTIMIZERS[cfg.optimizer]
+    total = sum(task.num_batches(e) for e in range(cfg.epochs))
     metrics = {}
     with _DeferInterrupt(log) as interrupt:
         while epoch < cfg.epochs:
@@ -200,7 +211,7 @@ def train(task, cfg, resume=False, progress=True, log=print):
                     raise FloatingPointError(f"loss became {loss} at step {step + 1} "
                                              f"(epoch {epoch + 1}, batch {index}); lower --lr")
                 clip_global_norm(grads, cfg.clip)
-                update(params, grads, opt_state, cfg.lr)
+                update(params, grads, opt_state, learning_rate(cfg, step, total))
                 state, index, step = new_state, index + 1, step + 1
                 loss_sum += loss * count
                 count_sum += count

@@ -45,15 +45,16 @@ def same_arrays(a, b):
     return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
 
 
-@pytest.mark.parametrize("how, at", [("sigint", 13), ("crash", 17), ("sigint", 0)])
-def test_resume_reaches_exactly_the_uninterrupted_parameters(tmp_path, how, at):
+@pytest.mark.parametrize("how, at, schedule", [("sigint", 13, "constant"), ("crash", 17, "constant"),
+                                              ("sigint", 0, "constant"), ("sigint", 13, "linear")])
+def test_resume_reaches_exactly_the_uninterrupted_parameters(tmp_path, how, at, schedule):
     task = small_task()
     at = at or task.num_batches(0)          # at an epoch boundary
-    full, _ = run(task, tmp_path / "full")
+    full, _ = run(task, tmp_path / "full", schedule=schedule)
     expected = {"sigint": train.Interrupted, "crash": RuntimeError}[how]
     with pytest.raises(expected):
-        run(Sabotaged(task, at, how), tmp_path / "cut")
-    resumed, _ = run(task, tmp_path / "cut", resume=True)
+        run(Sabotaged(task, at, how), tmp_path / "cut", schedule=schedule)
+    resumed, _ = run(task, tmp_path / "cut", resume=True, schedule=schedule)
     assert same_arrays(full, resumed)
     p1, o1, s1, _ = train.load_checkpoint(tmp_path / "full" / "checkpoint.npz")
     p2, o2, s2, _ = train.load_checkpoint(tmp_path / "cut" / "checkpoint.npz")
@@ -64,6 +65,15 @@ def test_resume_reaches_exactly_the_uninterrupted_parameters(tmp_path, how, at):
         logged[name] = [(m["epoch"], m["step"], m["train_loss"], m["val_loss"]) for m in lines]
     assert [m[0] for m in logged["cut"]] == [1, 2]        # no duplicates after a crash
     assert logged["cut"] == logged["full"]
+
+
+def test_linear_schedule_falls_from_lr_to_zero():
+    cfg = train.Config(lr=0.4, schedule="linear")
+    rates = [train.learning_rate(cfg, step, 8) for step in range(8)]
+    assert rates == pytest.approx([0.4, 0.35, 0.3, 0.25, 0.2, 0.15, 0.1, 0.05])
+    assert train.learning_rate(train.Config(lr=0.4), 7, 8) == 0.4
+    with pytest.raises(ValueError, match="constant or linear"):
+        train.learning_rate(train.Config(schedule="cosine"), 0, 8)
 
 
 def test_training_lowers_validation_loss_and_writes_run_files(tmp_path):
@@ -130,8 +140,14 @@ np.savez(sys.argv[1] + "/params.npz", **params)
 
 
 def test_same_seed_same_numbers_on_one_core_or_two(tmp_path):
-    for n in ("1", "2"):
+    """Bit for bit with the same thread count; across counts only up to rounding, since
+    OpenBLAS picks other float32 GEMM kernels for one thread on AVX-512 CPUs (measured
+    on an AMD EPYC: every sgemm differed in the last bits between 1 and 2 threads)."""
+    runs = {"1": "1", "2": "2", "2 again": "2"}
+    for name, n in runs.items():
         env = dict(os.environ, OMP_NUM_THREADS=n, OPENBLAS_NUM_THREADS=n, NUMBA_NUM_THREADS=n)
-        subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path / n)], env=env, check=True)
-    one, two = (np.load(tmp_path / n / "params.npz") for n in ("1", "2"))
-    assert one.files == two.files and all(np.array_equal(one[k], two[k]) for k in one.files)
+        subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path / name)], env=env, check=True)
+    one, two, again = (np.load(tmp_path / name / "params.npz") for name in runs)
+    assert two.files == again.files and all(np.array_equal(two[k], again[k]) for k in two.files)
+    for k in one.files:
+        np.testing.assert_allclose(one[k], two[k], rtol=1e-3, atol=1e-4)
