@@ -95,12 +95,14 @@ def relu_backward(dout, cache):
     return dout * (cache > 0)
 
 
-def dropout_forward(x, p, rng):
+def dropout_forward(x, p, rng, shape=None):
     """Inverted dropout: zero each entry with probability p and scale the rest by
-    1/(1-p), so evaluation (rng None or p = 0) is the identity. Returns out, cache."""
+    1/(1-p), so evaluation (rng None or p = 0) is the identity. Returns out, cache.
+    A ``shape`` that broadcasts to x's drops whole slices: (T, B, 1) drops whole
+    word vectors of a (T, B, D) batch."""
     if rng is None or p == 0:
         return x, None
-    keep = (rng.random(x.shape) >= p).astype(x.dtype) / (1 - p)
+    keep = (rng.random(shape or x.shape) >= p).astype(x.dtype) / (1 - p)
     return x * keep, keep
 
 

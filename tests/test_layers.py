@@ -83,6 +83,16 @@ def test_dropout_keeps_expectation_and_routes_gradient(rng):
     assert same is x and layers.dropout_backward(x, none) is x
 
 
+def test_word_dropout_drops_whole_vectors(rng):
+    x = rng.standard_normal((50, 40, 6)) + 3            # no entry is 0 by chance
+    out, cache = layers.dropout_forward(x, 0.25, rng, shape=(50, 40, 1))
+    dropped = (out == 0).all(axis=2)
+    assert np.array_equal(dropped, (out == 0).any(axis=2))     # all of a vector or none
+    assert abs(dropped.mean() - 0.25) < 0.03
+    assert np.allclose(out[~dropped], x[~dropped] / 0.75)
+    assert np.array_equal(layers.dropout_backward(np.ones_like(x), cache) * x, out)
+
+
 def test_pooling_matches_per_sequence_numpy(rng):
     h = rng.standard_normal((6, 4, 3))
     lengths = np.array([6, 1, 0, 3])

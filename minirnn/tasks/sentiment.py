@@ -1,6 +1,7 @@
 """Sentiment of IMDB reviews (``docs/sentiment.rst``): is a review positive? ::
 
-    e_t = E[w_t]                              word embeddings, (T, B, D)
+    e_t = E[w_t]                              word embeddings, (T, B, D); in training a
+                                              whole e_t is dropped with rate word_dropout
     h_t = RNN(e_t, h_{t-1})                   lstm, gru or elman, optionally
                                               bidirectional and stacked (minirnn.birnn)
     s   = [mean_t h_t | max_t h_t]            pooled over each review's own length
@@ -41,6 +42,7 @@ class Settings:
     bidirectional: bool = False
     num_layers: int = 1
     dropout: float = 0.5
+    word_dropout: float = 0.0
     batch_size: int = 64
     dtype: str = "float32"
     device: str = "cpu"
@@ -112,17 +114,18 @@ class Sentiment:
         """tokens (T, B) -> logits (B, 2); rng draws dropout masks (None: evaluation)."""
         s = self.s
         e, e_cache = embedding_forward(params["E"], tokens)
+        e, word_cache = dropout_forward(e, s.word_dropout, rng, shape=(*tokens.shape, 1))
         h, h_cache = birnn.forward(params, self.cell, e, lengths, s.num_layers, s.bidirectional,
                                    s.dropout, rng, s.device)
         mean, mean_cache = mean_pool_forward(h, lengths)
         top, max_cache = max_pool_forward(h, lengths)
         pooled, drop_cache = dropout_forward(np.concatenate([mean, top], axis=1), s.dropout, rng)
         z, z_cache = affine_forward(pooled, params["W_y"], params["b_y"])
-        return z, (e_cache, h_cache, mean_cache, max_cache, drop_cache, z_cache)
+        return z, (e_cache, word_cache, h_cache, mean_cache, max_cache, drop_cache, z_cache)
 
     def step(self, params, batch, state, rng):
         tokens, lengths, labels = batch
-        z, (e_cache, h_cache, mean_cache, max_cache, drop_cache, z_cache) = \
+        z, (e_cache, word_cache, h_cache, mean_cache, max_cache, drop_cache, z_cache) = \
             self.forward(params, tokens, lengths, rng)
         loss, dz = softmax_cross_entropy(z, labels)
         dpooled, dW_y, db_y = affine_backward(dz, z_cache)
@@ -131,7 +134,7 @@ class Sentiment:
         dh = mean_pool_backward(dpooled[:, :half], mean_cache) + \
             max_pool_backward(dpooled[:, half:], max_cache)
         de, grads = birnn.backward(dh, h_cache)
-        grads.update(E=embedding_backward(de, e_cache), W_y=dW_y, b_y=db_y)
+        grads.update(E=embedding_backward(dropout_backward(de, word_cache), e_cache), W_y=dW_y, b_y=db_y)
         return loss, grads, state, len(labels)
 
     def scores(self, params, split, batch_size=256):
