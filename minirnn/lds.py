@@ -44,11 +44,15 @@ def check_params(params):
     missing = [k for k in NAMES if k not in params]
     if missing:
         raise ValueError(f"params: missing {', '.join(missing)} (an LDS needs {', '.join(NAMES)})")
+    for k in NAMES:
+        checks.float_array(k, params[k], 1 if k == "mu0" else 2)
+    dtypes = {k: params[k].dtype for k in NAMES}
+    if len(set(dtypes.values())) > 1:
+        got = ", ".join(f"{k} {d}" for k, d in dtypes.items())
+        raise ValueError(f"params: all arrays need one float dtype, got {got}")
     n, m = params["F"].shape[0], params["H"].shape[0]
-    dtype = params["F"].dtype
     expected = {"F": (n, n), "H": (m, n), "Q": (n, n), "R": (m, m), "mu0": (n,), "P0": (n, n)}
     for k, shape in expected.items():
-        checks.float_array(k, params[k], len(shape), dtype)
         checks.shape(k, params[k], shape)
         checks.finite(k, params[k])
     for k in SYMMETRIC:
@@ -72,7 +76,7 @@ def observations(params, y, batch=True):
     checks.float_array("y", y, y.ndim, params["F"].dtype)
     checks.shape("y", y, (None,) * (y.ndim - 1) + (m,))
     if np.isinf(y).any():
-        checks.finite("y", np.nan_to_num(y, nan=0.0))    # names the first inf
+        checks.finite("y", np.where(np.isnan(y), 0, y))    # names the first inf
     y3 = y if y.ndim == 3 else y[:, None, :]
     return np.ascontiguousarray(y3)
 
