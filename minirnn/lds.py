@@ -120,6 +120,9 @@ def smooth(params, mu_f, P_f):
     Returns the smoothed means (T, n), covariances (T, n, n) and the lag-one
     covariances Cov(x_{t+1}, x_t | y) (T - 1, n, n).
     """
+    n, _ = check_params(params)
+    checks.shape("mu_f", mu_f, (None, n))
+    checks.shape("P_f", P_f, (len(mu_f), n, n))
     F, Q = params["F"], params["Q"]
     FP = F @ P_f[:-1]
     P_pred = FP @ F.T + Q                                          # eq. (3), t = 2..T

@@ -178,12 +178,14 @@ def test_bad_observations_are_named(rng, y, message):
         lds.filter(random_params(rng), y)
 
 
-def test_unknown_device_and_unknown_em_parameter_are_named(rng):
+def test_unknown_device_em_parameter_and_smoother_shapes_are_named(rng):
     p = random_params(rng)
     with pytest.raises(ValueError, match="device: expected one of"):
         lds.filter(p, np.zeros((4, 2)), device="tpu")
     with pytest.raises(ValueError, match="learn: unknown parameter"):
         lds.em(p, np.zeros((4, 2)), learn=("G",))
+    with pytest.raises(ValueError, match=r"P_f: expected shape \(4, 3, 3\)"):
+        lds.smooth(p, np.zeros((4, 3)), np.zeros((5, 3, 3)))
 
 
 def test_an_indefinite_prior_stops_the_filter(rng):
