@@ -96,11 +96,12 @@ def test_sample_is_reproducible_and_has_the_model_covariance():
     b = lds.sample(p, 5, np.random.default_rng(7))
     assert all(np.array_equal(u, v) for u, v in zip(a, b))
     rng = np.random.default_rng(8)
-    ys = np.array([lds.sample(p, 3, rng)[1].ravel() for _ in range(4000)])
+    N = 1500
+    ys = np.array([lds.sample(p, 3, rng)[1].ravel() for _ in range(N)])
     mean, cov = ref.joint_gaussian(p, 3)
     y_cov = cov[6:, 6:]                                    # x: 3 steps * n = 2 first
-    assert np.abs(ys.mean(0) - mean[6:]).max() < 4 * np.sqrt(y_cov.diagonal().max() / 4000)
-    assert np.abs(np.cov(ys.T) - y_cov).max() < 0.1 * np.abs(y_cov).max()
+    assert np.abs(ys.mean(0) - mean[6:]).max() < 4 * np.sqrt(y_cov.diagonal().max() / N)
+    assert np.abs(np.cov(ys.T) - y_cov).max() < 0.15 * np.abs(y_cov).max()   # ~4 std errors
 
 
 # ------------------------------------------------------------------------------- EM
@@ -130,7 +131,7 @@ def test_em_keeps_the_parameters_it_is_not_asked_to_learn(rng):
 def test_filter_smoother_loglikelihood_and_em_equal_pykalman(rng):
     pykalman = pytest.importorskip("pykalman")
     p = random_params(rng, n=4, m=2)
-    y = data(rng, p, 200, missing=(0, 50, 51))
+    y = data(rng, p, 100, missing=(0, 50, 51))
     kf = pykalman.KalmanFilter(p["F"], p["H"], p["Q"], p["R"], initial_state_mean=p["mu0"],
                                initial_state_covariance=p["P0"],
                                em_vars=["transition_matrices", "observation_matrices",
