@@ -7,15 +7,18 @@ docstring) or, for models fitted by EM or in closed form, an object with
 """
 from dataclasses import fields
 
-from . import charlm, sentiment
+from . import charlm, sentiment, tracking
 
 MODELS = {"elman": "Elman RNN (minirnn.elman)",
           "lstm": "long short-term memory (minirnn.lstm)",
-          "gru": "gated recurrent unit (minirnn.gru)"}
+          "gru": "gated recurrent unit (minirnn.gru)",
+          "lds": "linear dynamical system, Kalman filter and smoother (minirnn.lds)"}
 DATASETS = {"shakespeare": "Tiny Shakespeare, 1.1M characters (character language model)",
-            "imdb": "IMDB movie reviews, 25k train / 25k test (sentiment)"}
+            "imdb": "IMDB movie reviews, 25k train / 25k test (sentiment)",
+            "tracking": "a 2-D constant-velocity target drawn from the seed (Kalman filter)"}
 TASKS = {("elman", "shakespeare"): charlm,
-         ("lstm", "imdb"): sentiment, ("gru", "imdb"): sentiment, ("elman", "imdb"): sentiment}
+         ("lstm", "imdb"): sentiment, ("gru", "imdb"): sentiment, ("elman", "imdb"): sentiment,
+         ("lds", "tracking"): tracking}
 
 
 def _settings(module, given):
