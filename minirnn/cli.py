@@ -58,6 +58,8 @@ def list_():
 @click.option("--num-layers", type=click.IntRange(1), default=None, help="Stacked RNN layers (imdb).")
 @click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=None,
               help="Dropout rate (imdb) [default: the task's].")
+@click.option("--word-dropout", type=click.FloatRange(0, 1, max_open=True), default=None,
+              help="Rate of dropping whole word vectors in training (imdb) [default: the task's].")
 @click.option("--vocab-size", type=click.IntRange(3), default=None, help="Words kept (imdb).")
 @click.option("--max-len", type=click.IntRange(1), default=None, help="Tokens kept per review (imdb).")
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True)
