@@ -7,15 +7,19 @@ docstring) or, for models fitted by EM or in closed form, an object with
 """
 from dataclasses import fields
 
-from . import charlm, sentiment
+from . import charlm, hmm_tasks, sentiment
 
 MODELS = {"elman": "Elman RNN (minirnn.elman)",
           "lstm": "long short-term memory (minirnn.lstm)",
-          "gru": "gated recurrent unit (minirnn.gru)"}
+          "gru": "gated recurrent unit (minirnn.gru)",
+          "hmm": "hidden Markov model, fitted by Baum-Welch (minirnn.hmm)"}
 DATASETS = {"shakespeare": "Tiny Shakespeare, 1.1M characters (character language model)",
-            "imdb": "IMDB movie reviews, 25k train / 25k test (sentiment)"}
+            "imdb": "IMDB movie reviews, 25k train / 25k test (sentiment)",
+            "casino": "the dishonest casino: die rolls generated from the seed (HMM)",
+            "faithful": "Old Faithful, 272 eruption durations (Gaussian HMM)"}
 TASKS = {("elman", "shakespeare"): charlm,
-         ("lstm", "imdb"): sentiment, ("gru", "imdb"): sentiment, ("elman", "imdb"): sentiment}
+         ("lstm", "imdb"): sentiment, ("gru", "imdb"): sentiment, ("elman", "imdb"): sentiment,
+         ("hmm", "casino"): hmm_tasks, ("hmm", "faithful"): hmm_tasks}
 
 
 def _settings(module, given):
