@@ -78,7 +78,7 @@ def check_params(params):
         checks.float_array(name, p, len(shape))
         checks.shape(name, p, shape)
         checks.finite(name, p)
-        if p.min() < 0 or not np.allclose(p.sum(-1), 1, atol=1e-6):
+        if p.min() < 0 or not np.allclose(p.sum(-1), 1, atol=np.sqrt(np.finfo(p.dtype).eps)):
             raise ValueError(f"{name}: expected probabilities (>= 0, each row summing to 1), "
                              f"got row sums {np.round(p.sum(-1), 6)}")
     if kind == "gaussian":
@@ -231,7 +231,8 @@ def m_step(params, x, lengths, gamma, xi):
     started = lengths > 0
     counts = xi.sum(0)
     leave = counts.sum(1, keepdims=True)
-    new = {"pi": gamma[0, started].sum(0) / started.sum(),                     # eq. (14)
+    first = gamma[0, started].sum(0)
+    new = {"pi": first / first.sum(),                                           # eq. (14)
            "A": np.where(leave > 0, counts / np.where(leave > 0, leave, 1), params["A"])}
     valid = _valid(lengths, x.shape[0])
     w = gamma[valid]                                      # (N, K) posterior weights
@@ -249,7 +250,7 @@ def m_step(params, x, lengths, gamma, xi):
         var = w.T @ values ** 2 / total - mu ** 2
         new["mu"] = np.where(visited, mu, params["mu"])
         new["var"] = np.where(visited, np.maximum(var, MIN_VAR), params["var"])
-    return new
+    return {k: v.astype(params[k].dtype) for k, v in new.items()}
 
 
 def baum_welch(params, x, lengths=None, iterations=100, tol=1e-6, log=None):
