@@ -8,8 +8,8 @@ pass their per-step densities (T*B, K) and index[t, b] = t*B + b. One set of ker
 serves both.
 
 Each sequence is one independent serial loop over t with K x K inner loops: the CPU
-runs the sequences one after the other (a ``prange`` over them cost more in thread
-wake-ups than it gained at the sizes of the tasks), the CUDA twin one thread each. The
+runs the sequences one after the other (a ``prange`` over them doubled the time of
+the benchmark's single long sequence: thread wake-ups), the CUDA twin one thread each. The
 per-sequence functions are written once and compiled for both (common.twin). Steps
 t >= lengths[b] are left untouched by the kernels; the callers fill them.
 """
@@ -185,8 +185,9 @@ def _viterbi_batch(log_pi, log_A_T, log_table, index, lengths, delta, psi, path)
 
 
 def _viterbi_arrays(T, B, K, dtype):
-    """Work rows delta (2, B, K), back-pointers psi (T, B, K), path (T, B) = -1."""
-    return (np.zeros((2, B, K), dtype), np.zeros((T, B, K), np.int32),
+    """Work rows delta (2, B, K), back-pointers psi (T, B, K) (every entry read is
+    written first), path (T, B) = -1."""
+    return (np.zeros((2, B, K), dtype), np.empty((T, B, K), np.int32),
             np.full((T, B), -1, np.int64))
 
 
