@@ -35,7 +35,7 @@ class Settings:
     tol: float = 1e-4           # stop when log P(x) rises by less than this
     sequences: int = 10         # casino: sessions rolled
     length: int = 1000          # casino: rolls in the longest session
-    dtype: str = "float32"
+    dtype: str = "float64"      # float32 rounding stalls EM near its maximum
     device: str = "cpu"         # "cuda": Viterbi on the GPU
 
 
