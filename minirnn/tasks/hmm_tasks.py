@@ -20,6 +20,7 @@ import numpy as np
 
 from .. import hmm
 from ..data import timeseries
+from ..train import write_atomic
 
 FAIR, LOADED = 0, 1
 CASINO = {"pi": np.array([0.5, 0.5]),
@@ -43,24 +44,8 @@ def build(settings, data_dir=None):
     return (Casino if settings.data == "casino" else Faithful)(settings, data_dir)
 
 
-def _write_atomic(path, write):
-    """write(file) into a temporary file beside ``path``, then rename it into place:
-    an interrupted run never leaves half a file."""
-    tmp = f"{path}.tmp{os.getpid()}"
-    try:
-        with open(tmp, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def _write_json(path, obj):
-    _write_atomic(path, lambda f: f.write(json.dumps(obj, indent=2).encode()))
+    write_atomic(path, lambda f: f.write(json.dumps(obj, indent=2).encode()))
 
 
 def _matrix(name, M, log):
@@ -92,7 +77,7 @@ class _Task:
         metrics = {"loglik": history[-1], "iterations": len(history),
                    "seconds": round(time.perf_counter() - t0, 2),
                    **self.report(params, path, out, log)}
-        _write_atomic(os.path.join(out, "params.npz"), lambda f: np.savez(f, **params))
+        write_atomic(os.path.join(out, "params.npz"), lambda f: np.savez(f, **params))
         _write_json(os.path.join(out, "metrics.json"), {**metrics, "history": history})
         return metrics
 
@@ -178,8 +163,6 @@ def plot_posterior(path, p_loaded, loaded):
     ax.set(xlim=(1, len(t)), ylim=(0, 1.02), xlabel="roll t", ylabel="posterior")
     ax.legend(loc="upper right", fontsize=8, framealpha=0.9)
     fig.tight_layout()
-    tmp = f"{path}.tmp{os.getpid()}.png"
-    fig.savefig(tmp, dpi=110)
+    write_atomic(path, lambda f: fig.savefig(f, format="png", dpi=110))
     plt.close(fig)
-    os.replace(tmp, path)
     return True
