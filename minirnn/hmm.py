@@ -1,7 +1,7 @@
 """Hidden Markov models: filtering, smoothing, decoding and EM (``docs/hmm.rst``).
 
 A K-state HMM has an initial distribution pi (K,), transitions A (K, K) with
-A[i, j] = P(z_t = j | z_{t-1} = i), and emissions b_j(x) = p(x_t = x | z_t = j):
+A[i, j] = P(z_t = j | z_{t-1} = i), and emissions b_j(x) = p(x_t = x | z_t = j)::
 
     categorical  b_j(v) = B[j, v],                     B (K, M), symbols v in 0..M-1
     Gaussian     b_j(x) = N(x; mu_j, diag(var_j)),     mu, var (K, D)
@@ -19,9 +19,9 @@ A[i, j] = P(z_t = j | z_{t-1} = i), and emissions b_j(x) = p(x_t = x | z_t = j):
     delta_1(j) = log pi_j + log b_j(x_1)                                         (11)
     delta_t(j) = max_i(delta_{t-1}(i) + log A_ij) + log b_j(x_t), psi_t(j) = argmax (12)
     z*_T = argmax_j delta_T(j),  z*_{t-1} = psi_t(z*_t)                          (13)
-    EM: pi ~ sum_n gamma_1,  A_ij ~ sum_t xi_t(i, j),                            (14)
-        B_jv ~ sum_t gamma_t(j) [x_t = v],                                       (15)
-        mu_j, var_j = gamma-weighted mean and variance of x                      (16)
+    EM:  pi_i ~ sum_n gamma_1(i),  A_ij ~ sum_n sum_t xi_t(i, j)                 (14)
+    EM:  B_jv ~ sum_n sum_t gamma_t(j) [x_t = v]                                 (15)
+    EM:  mu_j, var_j = the gamma-weighted mean and variance of x                 (16)
 
 Sequences are time-major: x is (T, B) symbols or (T, B, D) values, with ``lengths``
 (B,); one sequence is ``x[:, None]``. The recursions run in ``minirnn/kernels/hmm.py``,
@@ -38,20 +38,25 @@ MIN_VAR = 1e-3      # floor on the Gaussian variances in EM, as hmmlearn's min_c
 
 # ----------------------------------------------------------------------- parameters
 
-def init_categorical(rng, K, M):
-    """A random start for EM: pi, each row of A and of B (K, M) drawn from a flat
-    Dirichlet; a self-transition bonus so that states persist, as they do in data."""
+def _sticky_transitions(rng, K):
+    """Rows of A from a flat Dirichlet, plus a self-transition bonus so that states
+    persist, as they do in data (then renormalised)."""
     A = rng.dirichlet(np.ones(K), K) + np.eye(K)
-    return {"pi": rng.dirichlet(np.ones(K)), "A": A / A.sum(1, keepdims=True),
+    return A / A.sum(1, keepdims=True)
+
+
+def init_categorical(rng, K, M):
+    """A random start for EM: pi and each row of B (K, M) from a flat Dirichlet, A
+    from ``_sticky_transitions``."""
+    return {"pi": rng.dirichlet(np.ones(K)), "A": _sticky_transitions(rng, K),
             "B": rng.dirichlet(np.ones(M), K)}
 
 
 def init_gaussian(rng, K, x, lengths=None):
     """A random start for EM on x (T, B, D): means at K distinct observations drawn at
-    random, every variance the data's, pi uniform, A as in ``init_categorical``."""
+    random, every variance the data's, pi uniform, A from ``_sticky_transitions``."""
     values = _observed(x, checks.lengths(lengths, x.shape[1], x.shape[0]))
-    A = rng.dirichlet(np.ones(K), K) + np.eye(K)
-    return {"pi": np.full(K, 1 / K), "A": A / A.sum(1, keepdims=True),
+    return {"pi": np.full(K, 1 / K), "A": _sticky_transitions(rng, K),
             "mu": values[rng.choice(len(values), K, replace=False)],
             "var": np.tile(values.var(0) + MIN_VAR, (K, 1))}
 
@@ -151,14 +156,20 @@ def _observed(x, lengths):
 
 # ------------------------------------------------------------------------- inference
 
+def _device_kernels(device):
+    """(score, Viterbi) kernels of ``device``: "cpu" or "cuda"."""
+    if device not in kernels.KERNELS:
+        raise ValueError(f"device: expected one of {sorted(kernels.KERNELS)}, got {device!r}")
+    return kernels.KERNELS[device]
+
+
 def loglik(params, x, lengths=None, device="cpu"):
     """log P(x_1:l) (B,) for each sequence by the scaled forward pass (eqs. 2-6), without
     storing alpha. ``device="cuda"`` runs one GPU thread per sequence."""
     lengths = check_x(params, x, lengths)
-    if device not in kernels.KERNELS:
-        raise ValueError(f"device: expected one of {sorted(kernels.KERNELS)}, got {device!r}")
+    score, _ = _device_kernels(device)
     table, index, shift = likelihood_table(params, x)
-    ll = kernels.KERNELS[device][0](params["pi"], params["A"], table, index, lengths)
+    ll = score(params["pi"], params["A"], table, index, lengths)
     return ll + np.where(_valid(lengths, x.shape[0]), shift, 0).sum(0)
 
 
@@ -214,12 +225,11 @@ def viterbi(params, x, lengths=None, device="cpu"):
     """The most probable state path (eqs. 11-13): path (T, B) (-1 on padded steps) and
     max_z log P(x, z) (B,). ``device="cuda"`` runs one GPU thread per sequence."""
     lengths = check_x(params, x, lengths)
-    if device not in kernels.KERNELS:
-        raise ValueError(f"device: expected one of {sorted(kernels.KERNELS)}, got {device!r}")
+    _, decode = _device_kernels(device)
     table, index, _ = likelihood_table(params, x, log=True)
     with np.errstate(divide="ignore"):                  # log 0 = -inf: impossible moves
         log_pi, log_A = np.log(params["pi"]), np.log(params["A"])
-    return kernels.KERNELS[device][1](log_pi, log_A, table, index, lengths)
+    return decode(log_pi, log_A, table, index, lengths)
 
 
 # -------------------------------------------------------------------------- learning

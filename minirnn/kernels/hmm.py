@@ -86,7 +86,7 @@ _viterbi_sequence_cpu, _viterbi_sequence_gpu = twin(_viterbi_sequence)
 
 # The sums of eq. (3) may be reassociated (and multiply-adds fused) so that LLVM
 # vectorises them: the score at K = 16 took 9.8 ms instead of 34 ms (docs/hmm.rst,
-# "Performance"). Never "ninf"/"nnan": log 0 = -inf is a legitimate value here.
+# "How it is computed"). Never "ninf"/"nnan": log 0 = -inf is a legitimate value here.
 SUMS = {"reassoc", "contract"}
 
 
@@ -152,13 +152,13 @@ def log_forward_cpu(log_pi, log_A, log_table, index, lengths):
             lik = log_table[index[t, b]]
             for j in range(K):
                 if t == 0:
-                    log_alpha[t, b, j] = log_pi[j] + lik[j]
+                    log_alpha[t, b, j] = log_pi[j] + lik[j]               # eq. (2)
                     continue
                 for i in range(K):
                     terms[i] = log_alpha[t - 1, b, i] + log_A[i, j]
                 log_alpha[t, b, j] = _logsumexp(terms) + lik[j]   # eq. (7)
         if lengths[b] > 0:
-            loglik[b] = _logsumexp(log_alpha[lengths[b] - 1, b])
+            loglik[b] = _logsumexp(log_alpha[lengths[b] - 1, b])          # eq. (4)
     return log_alpha, loglik
 
 
