@@ -135,7 +135,7 @@ def likelihood_table(params, x, log=False):
     T, B = x.shape[:2]
     if emission(params) == "categorical":
         table = np.ascontiguousarray(params["B"].T)
-        return (np.log(table) if log else table), x.astype(np.int64), np.zeros((T, B))
+        return (np.log(table) if log else table), x.astype(np.int64, copy=False), np.zeros((T, B))
     index = np.arange(T * B).reshape(T, B)
     log_b = _log_densities(params, x)
     if log:

@@ -19,8 +19,8 @@ def test_casino_learns_the_loaded_die_and_names_the_rolls(tmp_path):
     B = np.array(metrics["B"])                  # rows ordered fair, loaded
     assert B[1, 5] > 0.4 and np.all(np.abs(B[0] - 1 / 6) < 0.06)
     assert sum(line.startswith("iteration") for line in lines) == metrics["iterations"]
-    written = sorted(os.listdir(tmp_path))
-    assert [f for f in written if f != "posterior.png"] == ["config.json", "metrics.json", "params.npz"]
+    written = sorted(f for f in os.listdir(tmp_path) if f != "posterior.png")  # needs matplotlib
+    assert written == ["config.json", "metrics.json", "params.npz"]
     saved = json.loads((tmp_path / "metrics.json").read_text())
     assert saved["history"] == sorted(saved["history"]) and saved["loglik"] == metrics["loglik"]
     assert json.loads((tmp_path / "config.json").read_text())["seed"] == 3
