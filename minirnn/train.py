@@ -50,15 +50,13 @@ class Interrupted(Exception):
 
 # --------------------------------------------------------------------- checkpoints
 
-def save_checkpoint(path, params, opt_state, task_state, meta):
-    """Write all arrays and the JSON ``meta`` to ``path`` atomically (temp file + rename)."""
-    arrays = {"meta": np.array(json.dumps(meta))}
-    for prefix, d in (("params", params), ("opt", opt_state), ("state", task_state)):
-        arrays.update({f"{prefix}/{k}": v for k, v in d.items()})
+def write_atomic(path, write):
+    """Call write(binary file) on a temporary file beside ``path``, then rename it into
+    place: an interrupted run never leaves half a file."""
     tmp = f"{path}.tmp{os.getpid()}"
     try:
         with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -66,6 +64,14 @@ def save_checkpoint(path, params, opt_state, task_state, meta):
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def save_checkpoint(path, params, opt_state, task_state, meta):
+    """Write all arrays and the JSON ``meta`` to ``path`` atomically (temp file + rename)."""
+    arrays = {"meta": np.array(json.dumps(meta))}
+    for prefix, d in (("params", params), ("opt", opt_state), ("state", task_state)):
+        arrays.update({f"{prefix}/{k}": v for k, v in d.items()})
+    write_atomic(path, lambda f: np.savez(f, **arrays))
 
 
 def load_checkpoint(path):

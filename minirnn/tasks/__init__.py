@@ -7,18 +7,28 @@ docstring) or, for models fitted by EM or in closed form, an object with
 """
 from dataclasses import fields
 
-from . import charlm, sentiment, tracking
+from . import charlm, hmm_tasks, sentiment, tracking
 
-MODELS = {"elman": "Elman RNN (minirnn.elman)",
+MODELS = {"hmm": "hidden Markov model, fitted by Baum-Welch (minirnn.hmm)",
+          "lds": "linear dynamical system, Kalman filter and smoother (minirnn.lds)",
+          "elman": "Elman RNN (minirnn.elman)",
           "lstm": "long short-term memory (minirnn.lstm)",
           "gru": "gated recurrent unit (minirnn.gru)",
-          "lds": "linear dynamical system, Kalman filter and smoother (minirnn.lds)"}
-DATASETS = {"shakespeare": "Tiny Shakespeare, 1.1M characters (character language model)",
+          }
+DATASETS = {"casino": "the dishonest casino: die rolls generated from the seed (HMM)",
+            "faithful": "Old Faithful, 272 eruption durations (Gaussian HMM)",
+            "tracking": "a 2-D constant-velocity target drawn from the seed (Kalman filter)",
+            "shakespeare": "Tiny Shakespeare, 1.1M characters (character language model)",
             "imdb": "IMDB movie reviews, 25k train / 25k test (sentiment)",
-            "tracking": "a 2-D constant-velocity target drawn from the seed (Kalman filter)"}
-TASKS = {("elman", "shakespeare"): charlm,
-         ("lstm", "imdb"): sentiment, ("gru", "imdb"): sentiment, ("elman", "imdb"): sentiment,
-         ("lds", "tracking"): tracking}
+            }
+TASKS = {("hmm", "casino"): hmm_tasks,
+         ("hmm", "faithful"): hmm_tasks,
+         ("lds", "tracking"): tracking,
+         ("elman", "shakespeare"): charlm,
+         ("lstm", "imdb"): sentiment,
+         ("gru", "imdb"): sentiment,
+         ("elman", "imdb"): sentiment,
+         }
 
 
 def _settings(module, given):
