@@ -58,6 +58,8 @@ def list_():
               help="Dropout rate (imdb) [default: the task's].")
 @click.option("--vocab-size", type=click.IntRange(3), default=None, help="Words kept (imdb).")
 @click.option("--max-len", type=click.IntRange(1), default=None, help="Tokens kept per review (imdb).")
+@click.option("--seeds", type=click.IntRange(1), default=None,
+              help="Runs to average, seeds --seed, --seed + 1, ... (cora) [default: the task's].")
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True)
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)

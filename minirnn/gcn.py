@@ -48,20 +48,41 @@ class CSR:
     shape: tuple
 
     @classmethod
+    def from_dense(cls, M):
+        """The nonzeros of a dense 2-d array."""
+        rows, cols = np.nonzero(M)
+        return cls.from_entries(rows, cols, M[rows, cols], M.shape)
+
+    @classmethod
     def from_entries(cls, rows, cols, values, shape):
         """The matrix with ``values[k]`` at (rows[k], cols[k]); entries sorted by row,
         then column. Repeated positions are kept as separate entries (they add up)."""
         order = np.lexsort((cols, rows))
-        indptr = np.zeros(shape[0] + 1, np.int64)
-        np.cumsum(np.bincount(rows, minlength=shape[0]), out=indptr[1:])
-        return cls(indptr, np.asarray(cols, np.int64)[order], np.asarray(values)[order],
-                   tuple(shape))
+        return cls(_row_pointers(rows, shape[0]), np.asarray(cols, np.int64)[order],
+                   np.asarray(values)[order], tuple(shape))
+
+    def rows(self):
+        """The row of every stored entry (the coordinate CSR leaves implicit)."""
+        return np.repeat(np.arange(self.shape[0]), np.diff(self.indptr))
+
+    @cached_property
+    def _transpose_order(self):
+        """Entry k of A.T is entry order[k] of A: sorted by column, then row."""
+        return np.lexsort((self.rows(), self.indices))
 
     @cached_property
     def T(self):
         """The transpose, built once: the backward pass multiplies by it (eqs. 7, 10)."""
-        rows = np.repeat(np.arange(self.shape[0]), np.diff(self.indptr))
-        return CSR.from_entries(self.indices, rows, self.data, self.shape[::-1])
+        order = self._transpose_order
+        return CSR(_row_pointers(self.indices, self.shape[1]), self.rows()[order],
+                   self.data[order], self.shape[::-1])
+
+    def with_data(self, data):
+        """The matrix with the same nonzero pattern and new values (dropout on sparse
+        features); it shares the pattern's transpose order instead of sorting again."""
+        other = CSR(self.indptr, self.indices, data, self.shape)
+        other.__dict__["_transpose_order"] = self._transpose_order
+        return other
 
     def astype(self, dtype):
         return CSR(self.indptr, self.indices, self.data.astype(dtype), self.shape)
@@ -69,9 +90,15 @@ class CSR:
     def todense(self):
         """The dense array, for small examples and tests."""
         dense = np.zeros(self.shape, self.data.dtype)
-        rows = np.repeat(np.arange(self.shape[0]), np.diff(self.indptr))
-        np.add.at(dense, (rows, self.indices), self.data)
+        np.add.at(dense, (self.rows(), self.indices), self.data)
         return dense
+
+
+def _row_pointers(rows, n):
+    """indptr (n + 1,) of a CSR whose entries lie in ``rows``: where each row starts."""
+    indptr = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
+    return indptr
 
 
 def check_edges(edges, N):
@@ -126,17 +153,36 @@ def propagate(A, M, device="cpu"):
 
 
 def _graph_inputs(A, H, W, name):
-    """Checks of a layer's inputs: A a CSR whose columns are H's rows, H (N, D) of W's
-    dtype and input size, finite; ``name`` is H's name in the error messages."""
+    """Checks of a layer's inputs: A a CSR whose columns are H's rows, H (N, D), dense
+    or CSR, of W's dtype and input size, finite; ``name`` names H in the errors."""
     if not isinstance(A, CSR):
         raise ValueError(f"A: expected a minirnn.gcn.CSR (see normalized_adjacency), "
                          f"got {type(A).__name__}")
-    checks.float_array(name, H, 2, W.dtype)
-    checks.shape(name, H, (A.shape[1], W.shape[0]))
-    checks.finite(name, H)
+    values = H.data if isinstance(H, CSR) else H
+    checks.float_array(name, values, values.ndim, W.dtype)
+    if H.shape != (A.shape[1], W.shape[0]):
+        raise ValueError(f"{name}: expected shape ({A.shape[1]}, {W.shape[0]}) (nodes, "
+                         f"features), got {H.shape}")
+    checks.finite(name, values)
 
 
 # -------------------------------------------------------------------------- GCN
+
+def _dropout(H, p, rng):
+    """Dropout on dense H, or on the stored values of a CSR H (Kipf's sparse dropout:
+    zeros stay zero either way). Returns H~ and the mask."""
+    if not isinstance(H, CSR):
+        return dropout_forward(H, p, rng)
+    values, mask = dropout_forward(H.data, p, rng)
+    return H.with_data(values), mask
+
+
+def _times(H, W, device, transpose=False):
+    """H W (or H^T W), by BLAS for dense H, by the sparse kernel for a CSR H."""
+    if isinstance(H, CSR):
+        return propagate(H.T if transpose else H, W, device)
+    return (H.T if transpose else H) @ W
+
 
 def init(rng, sizes, dtype=np.float32):
     """Weights {W_0 (sizes[0], sizes[1]), W_1, ...}, one per layer, Glorot uniform
@@ -151,15 +197,16 @@ def init(rng, sizes, dtype=np.float32):
 def forward(params, A_hat, X, dropout=0.0, rng=None, device="cpu"):
     """Logits Z (N, C) of a GCN with layers W_0, W_1, ... over the graph A_hat (eq. 4).
 
-    Dropout with rate ``dropout`` is applied to every layer's input when ``rng`` is
-    given (training), not otherwise (evaluation). Returns Z and the cache for backward.
+    X (N, F) is dense or a CSR (sparse bag-of-words features, as Kipf's code keeps
+    them). Dropout with rate ``dropout`` is applied to every layer's input when ``rng``
+    is given (training), not otherwise (evaluation). Returns Z and the cache.
     """
     _graph_inputs(A_hat, X, params["W_0"], "X")
     H, layers = X, []
     last = len(params) - 1
     for l in range(len(params)):
-        H_drop, mask = dropout_forward(H, dropout, rng)
-        P = propagate(A_hat, H_drop @ params[f"W_{l}"], device)           # eq. (4)
+        H_drop, mask = _dropout(H, dropout, rng)
+        P = propagate(A_hat, _times(H_drop, params[f"W_{l}"], device), device)  # eq. (4)
         H, relu_cache = relu_forward(P) if l < last else (P, None)
         layers.append((H_drop, mask, relu_cache))
     return H, (params, A_hat, layers, device)
@@ -167,7 +214,8 @@ def forward(params, A_hat, X, dropout=0.0, rng=None, device="cpu"):
 
 def backward(dZ, cache, weight_decay=0.0):
     """dL/dZ (N, C) -> dX (N, F) and grads {W_l}; ``weight_decay`` lambda adds the
-    gradient of (lambda/2) ||W_0||^2 (eq. 8). Runs the layers of eq. 7 top down."""
+    gradient of (lambda/2) ||W_0||^2 (eq. 8). Runs the layers of eq. 7 top down.
+    dX is None for CSR features (nothing upstream of them to train)."""
     params, A_hat, layers, device = cache
     checks.shape("dZ", dZ, (A_hat.shape[0], params[f"W_{len(layers) - 1}"].shape[1]))
     grads, dH = {}, dZ
@@ -175,10 +223,17 @@ def backward(dZ, cache, weight_decay=0.0):
         H_drop, mask, relu_cache = layers[l]
         dP = dH if relu_cache is None else relu_backward(dH, relu_cache)
         S = propagate(A_hat.T, dP, device)                                # eq. (7)
-        grads[f"W_{l}"] = H_drop.T @ S
+        grads[f"W_{l}"] = _times(H_drop, S, device, transpose=True)
+        if l == 0 and isinstance(H_drop, CSR):
+            return None, _with_decay(grads, params, weight_decay)
         dH = dropout_backward(S @ params[f"W_{l}"].T, mask)
+    return dH, _with_decay(grads, params, weight_decay)
+
+
+def _with_decay(grads, params, weight_decay):
+    """grads in the order of params, with the weight decay's lambda W_0 (eq. 8) added."""
     grads["W_0"] += weight_decay * params["W_0"]                          # eq. (8)
-    return dH, {k: grads[k] for k in params}
+    return {k: grads[k] for k in params}
 
 
 def loss(params, Z, labels, nodes, weight_decay=0.0):

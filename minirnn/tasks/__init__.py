@@ -7,15 +7,18 @@ docstring) or, for models fitted by EM or in closed form, an object with
 """
 from dataclasses import fields
 
-from . import charlm, sentiment
+from . import charlm, gcn, sentiment
 
 MODELS = {"elman": "Elman RNN (minirnn.elman)",
           "lstm": "long short-term memory (minirnn.lstm)",
-          "gru": "gated recurrent unit (minirnn.gru)"}
+          "gru": "gated recurrent unit (minirnn.gru)",
+          "gcn": "graph convolutional network (minirnn.gcn)"}
 DATASETS = {"shakespeare": "Tiny Shakespeare, 1.1M characters (character language model)",
-            "imdb": "IMDB movie reviews, 25k train / 25k test (sentiment)"}
+            "imdb": "IMDB movie reviews, 25k train / 25k test (sentiment)",
+            "cora": "Cora citation graph, 2708 papers, Planetoid split (node classification)"}
 TASKS = {("elman", "shakespeare"): charlm,
-         ("lstm", "imdb"): sentiment, ("gru", "imdb"): sentiment, ("elman", "imdb"): sentiment}
+         ("lstm", "imdb"): sentiment, ("gru", "imdb"): sentiment, ("elman", "imdb"): sentiment,
+         ("gcn", "cora"): gcn}
 
 
 def _settings(module, given):
