@@ -2,28 +2,30 @@
 (``docs/gcn.rst``).
 
 Rows are nodes: features X (N, F), states H (N, D). A graph is a sparse (N, N)
-matrix in CSR form (``CSR``), and the only sparse operation is A M (eq. 3).
+matrix in CSR form (``CSR``), and the only sparse operation is A M (eq. 5).
 
-    A~ = A + I,   d~_i = sum_j A~_ij                               (1)
-    A^ = D~^-1/2 A~ D~^-1/2,   A^_ij = A~_ij / sqrt(d~_i d~_j)     (2)
-    (A M)_i = sum_{k in row i} data_k M_{indices_k}               (3)
-    H_{l+1} = relu(A^ dropout(H_l) W_l),  last layer no relu      (4)
-    Z = A^ dropout(relu(A^ dropout(X) W_0)) W_1   (two layers)    (5)
+The plain GNN update (separate self and neighbour weights, A the 0/1 adjacency):
+
+    h'_v = relu(h_v W_self + sum_{u in N(v)} h_u W_neigh),
+    i.e. H' = relu(H W_self + A H W_neigh)                        (1)
+    dP = dH' * relu'(P),  dW_self = H^T dP,  dW_neigh = (A H)^T dP,
+    dH = dP W_self^T + A^T dP W_neigh^T                           (2)
+
+The GCN, with the renormalisation trick:
+
+    A~ = A + I,   d~_i = sum_j A~_ij                               (3)
+    A^ = D~^-1/2 A~ D~^-1/2,   A^_ij = A~_ij / sqrt(d~_i d~_j)     (4)
+    (A M)_i = sum_{k in row i} data_k M_{indices_k}               (5)
+    H_{l+1} = relu(A^ dropout(H_l) W_l),  last layer no relu      (6)
+    Z = A^ dropout(relu(A^ dropout(X) W_0)) W_1   (two layers)    (7)
     L = -(1/|V_L|) sum_{i in V_L} log softmax(Z_i)_{y_i}
-        + (lambda/2) ||W_0||^2                                    (6)
+        + (lambda/2) ||W_0||^2                                    (8)
 
 Backward through one layer, P = A^ (H~ W) with H~ = dropout(H):
 
     dP = dH_{l+1} * relu'(P),  S = A^T dP,
-    dW = H~^T S,               dH~ = S W^T                        (7)
-    dW_0 += lambda W_0                                            (8)
-
-The plain GNN update (separate self and neighbour weights, no normalisation):
-
-    h'_v = relu(h_v W_self + sum_{u in N(v)} h_u W_neigh),
-    i.e. H' = relu(H W_self + A H W_neigh)                        (9)
-    dP = dH' * relu'(P),  dW_self = H^T dP,  dW_neigh = (A H)^T dP,
-    dH = dP W_self^T + A^T dP W_neigh^T                           (10)
+    dW = H~^T S,               dH~ = S W^T                        (9)
+    dW_0 += lambda W_0                                            (10)
 """
 from dataclasses import dataclass
 from functools import cached_property
@@ -72,7 +74,7 @@ class CSR:
 
     @cached_property
     def T(self):
-        """The transpose, built once: the backward pass multiplies by it (eqs. 7, 10)."""
+        """The transpose, built once: the backward pass multiplies by it (eqs. 2, 9)."""
         order = self._transpose_order
         return CSR(_row_pointers(self.indices, self.shape[1]), self.rows()[order],
                    self.data[order], self.shape[::-1])
@@ -116,7 +118,7 @@ def check_edges(edges, N):
 def adjacency(edges, N, dtype=np.float64):
     """The 0/1 adjacency A (N, N) of the undirected graph with ``edges`` (E, 2): each
     pair counts once whichever way round and however often it is listed. Self-loops
-    are dropped: eq. (1) adds every node's loop back exactly once."""
+    are dropped: eq. (3) adds every node's loop back exactly once."""
     edges = check_edges(edges, N)
     pairs = np.unique(np.sort(edges, axis=1), axis=0)
     pairs = pairs[pairs[:, 0] != pairs[:, 1]]
@@ -126,12 +128,12 @@ def adjacency(edges, N, dtype=np.float64):
 
 
 def normalized_adjacency(edges, N, dtype=np.float64):
-    """A^ = D~^-1/2 (A + I) D~^-1/2 (eqs. 1-2), the renormalisation trick, as CSR."""
+    """A^ = D~^-1/2 (A + I) D~^-1/2 (eqs. 3-4), the renormalisation trick, as CSR."""
     A = adjacency(edges, N, dtype)
     rows = np.concatenate([np.repeat(np.arange(N), np.diff(A.indptr)), np.arange(N)])
-    cols = np.concatenate([A.indices, np.arange(N)])                      # eq. (1): + I
-    degree = np.diff(A.indptr) + 1.0                                      # eq. (1): d~
-    values = 1.0 / np.sqrt(degree[rows] * degree[cols])                   # eq. (2)
+    cols = np.concatenate([A.indices, np.arange(N)])                      # eq. (3): + I
+    degree = np.diff(A.indptr) + 1.0                                      # eq. (3): d~
+    values = 1.0 / np.sqrt(degree[rows] * degree[cols])                   # eq. (4)
     return CSR.from_entries(rows, cols, values.astype(dtype), (N, N))
 
 
@@ -143,7 +145,7 @@ def row_normalize(X):
 
 
 def propagate(A, M, device="cpu"):
-    """A M (eq. 3) for A a CSR (N, N') and M (N', C), by the ``device`` kernel."""
+    """A M (eq. 5) for A a CSR (N, N') and M (N', C), by the ``device`` kernel."""
     if device not in kernels.KERNELS:
         raise ValueError(f"device: expected one of {sorted(kernels.KERNELS)}, got {device!r}")
     out = np.empty((A.shape[0], M.shape[1]), M.dtype)
@@ -195,7 +197,7 @@ def init(rng, sizes, dtype=np.float32):
 
 
 def forward(params, A_hat, X, dropout=0.0, rng=None, device="cpu"):
-    """Logits Z (N, C) of a GCN with layers W_0, W_1, ... over the graph A_hat (eq. 4).
+    """Logits Z (N, C) of a GCN with layers W_0, W_1, ... over the graph A_hat (eq. 6).
 
     X (N, F) is dense or a CSR (sparse bag-of-words features, as Kipf's code keeps
     them). Dropout with rate ``dropout`` is applied to every layer's input when ``rng``
@@ -206,7 +208,7 @@ def forward(params, A_hat, X, dropout=0.0, rng=None, device="cpu"):
     last = len(params) - 1
     for l in range(len(params)):
         H_drop, mask = _dropout(H, dropout, rng)
-        P = propagate(A_hat, _times(H_drop, params[f"W_{l}"], device), device)  # eq. (4)
+        P = propagate(A_hat, _times(H_drop, params[f"W_{l}"], device), device)  # eq. (6)
         H, relu_cache = relu_forward(P) if l < last else (P, None)
         layers.append((H_drop, mask, relu_cache))
     return H, (params, A_hat, layers, device)
@@ -214,7 +216,7 @@ def forward(params, A_hat, X, dropout=0.0, rng=None, device="cpu"):
 
 def backward(dZ, cache, weight_decay=0.0):
     """dL/dZ (N, C) -> dX (N, F) and grads {W_l}; ``weight_decay`` lambda adds the
-    gradient of (lambda/2) ||W_0||^2 (eq. 8). Runs the layers of eq. 7 top down.
+    gradient of (lambda/2) ||W_0||^2 (eq. 10). Runs the layers of eq. 9 top down.
     dX is None for CSR features (nothing upstream of them to train)."""
     params, A_hat, layers, device = cache
     checks.shape("dZ", dZ, (A_hat.shape[0], params[f"W_{len(layers) - 1}"].shape[1]))
@@ -222,7 +224,7 @@ def backward(dZ, cache, weight_decay=0.0):
     for l in reversed(range(len(layers))):
         H_drop, mask, relu_cache = layers[l]
         dP = dH if relu_cache is None else relu_backward(dH, relu_cache)
-        S = propagate(A_hat.T, dP, device)                                # eq. (7)
+        S = propagate(A_hat.T, dP, device)                                # eq. (9)
         grads[f"W_{l}"] = _times(H_drop, S, device, transpose=True)
         if l == 0 and isinstance(H_drop, CSR):
             return None, _with_decay(grads, params, weight_decay)
@@ -231,8 +233,8 @@ def backward(dZ, cache, weight_decay=0.0):
 
 
 def _with_decay(grads, params, weight_decay):
-    """grads in the order of params, with the weight decay's lambda W_0 (eq. 8) added."""
-    grads["W_0"] += weight_decay * params["W_0"]                          # eq. (8)
+    """grads in the order of params, with the weight decay's lambda W_0 (eq. 10) added."""
+    grads["W_0"] += weight_decay * params["W_0"]                          # eq. (10)
     return {k: grads[k] for k in params}
 
 
@@ -253,7 +255,7 @@ def accuracy(Z, labels, nodes):
 
 def loss_and_grads(params, A_hat, X, labels, nodes, dropout=0.0, weight_decay=0.0,
                    rng=None, device="cpu"):
-    """One training pass: forward (eq. 5), loss (eq. 6), backward (eqs. 7-8).
+    """One training pass: forward (eq. 7), loss (eq. 8), backward (eqs. 9-10).
     Returns (L, grads, Z)."""
     Z, cache = forward(params, A_hat, X, dropout, rng, device)
     L, dZ = loss(params, Z, labels, nodes, weight_decay)
@@ -271,21 +273,21 @@ def gnn_init(rng, D, H, dtype=np.float32):
 
 
 def gnn_forward(params, A, H, activation=True, device="cpu"):
-    """One plain GNN update (eq. 9) over the 0/1 adjacency A (see ``adjacency``):
+    """One plain GNN update (eq. 1) over the 0/1 adjacency A (see ``adjacency``):
     H (N, D) -> H' (N, H_out); ``activation=False`` leaves out the relu."""
     W_self, W_neigh = params["W_self"], params["W_neigh"]
     _graph_inputs(A, H, W_self, "H")
-    AH = propagate(A, H, device)                                          # eq. (9)
+    AH = propagate(A, H, device)                                          # eq. (1)
     P = H @ W_self + AH @ W_neigh
     out, relu_cache = relu_forward(P) if activation else (P, None)
     return out, (params, A, H, AH, relu_cache, device)
 
 
 def gnn_backward(dout, cache):
-    """dL/dH' -> dH (N, D) and grads {W_self, W_neigh} (eq. 10)."""
+    """dL/dH' -> dH (N, D) and grads {W_self, W_neigh} (eq. 2)."""
     params, A, H, AH, relu_cache, device = cache
     checks.shape("dout", dout, (H.shape[0], params["W_self"].shape[1]))
     dP = dout if relu_cache is None else relu_backward(dout, relu_cache)
-    grads = {"W_self": H.T @ dP, "W_neigh": AH.T @ dP}                     # eq. (10)
+    grads = {"W_self": H.T @ dP, "W_neigh": AH.T @ dP}                     # eq. (2)
     dH = dP @ params["W_self"].T + propagate(A.T, dP @ params["W_neigh"].T, device)
     return dH, grads

@@ -110,7 +110,7 @@ def random_graph(rng, N, E):
 
 
 def gcn_problem(rng):
-    """Kipf's two-layer GCN on a random 7-node graph: loss eq. (6) over 4 labelled
+    """Kipf's two-layer GCN on a random 7-node graph: loss eq. (8) over 4 labelled
     nodes with weight decay 0.1, dropout 0.5 (mask re-seeded on every call)."""
     N, F, H, C = 7, 5, 4, 3
     A_hat = gcn.normalized_adjacency(random_graph(rng, N, 10), N)
@@ -127,7 +127,7 @@ def gcn_problem(rng):
 
 
 def gnn_problem(rng):
-    """Two stacked plain GNN updates (eq. 9, relu then linear) on a random 7-node
+    """Two stacked plain GNN updates (eq. 1, relu then linear) on a random 7-node
     graph, L = sum(H'' * R)."""
     N, D, H, K = 7, 4, 5, 3
     A = gcn.adjacency(random_graph(rng, N, 10), N)

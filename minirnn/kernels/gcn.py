@@ -28,7 +28,7 @@ def spmm_cpu(indptr, indices, data, M, out):
         for k in range(indptr[i], indptr[i + 1]):
             a, j = data[k], indices[k]
             for c in range(out.shape[1]):
-                out[i, c] += a * M[j, c]                           # eq. (3)
+                out[i, c] += a * M[j, c]                           # eq. (5)
 
 
 @cuda.jit
@@ -38,7 +38,7 @@ def _spmm_cuda(indptr, indices, data, M, out):
         return
     s = 0.0
     for k in range(indptr[i], indptr[i + 1]):
-        s += data[k] * M[indices[k], c]                           # eq. (3)
+        s += data[k] * M[indices[k], c]                           # eq. (5)
     out[i, c] = s
 
 

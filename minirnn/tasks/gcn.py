@@ -77,7 +77,7 @@ class NodeClassification:
         self.sizes = [self.X.shape[1], *hidden, len(graph.classes)]
 
     def evaluate(self, params, nodes):
-        """(loss of eq. 6 with the weight-decay term, accuracy) on ``nodes``, no dropout."""
+        """(loss of eq. 8 with the weight-decay term, accuracy) on ``nodes``, no dropout."""
         s = self.settings
         Z, _ = gcn.forward(params, self.A_hat, self.X, device=s.device)
         L, _ = gcn.loss(params, Z, self.graph.labels, nodes, s.weight_decay)
