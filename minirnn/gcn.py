@@ -4,14 +4,14 @@
 Rows are nodes: features X (N, F), states H (N, D). A graph is a sparse (N, N)
 matrix in CSR form (``CSR``), and the only sparse operation is A M (eq. 5).
 
-The plain GNN update (separate self and neighbour weights, A the 0/1 adjacency):
+The plain GNN update (separate self and neighbour weights, A the 0/1 adjacency)::
 
     h'_v = relu(h_v W_self + sum_{u in N(v)} h_u W_neigh),
     i.e. H' = relu(H W_self + A H W_neigh)                        (1)
     dP = dH' * relu'(P),  dW_self = H^T dP,  dW_neigh = (A H)^T dP,
     dH = dP W_self^T + A^T dP W_neigh^T                           (2)
 
-The GCN, with the renormalisation trick:
+The GCN, with the renormalisation trick::
 
     A~ = A + I,   d~_i = sum_j A~_ij                               (3)
     A^ = D~^-1/2 A~ D~^-1/2,   A^_ij = A~_ij / sqrt(d~_i d~_j)     (4)
@@ -21,7 +21,7 @@ The GCN, with the renormalisation trick:
     L = -(1/|V_L|) sum_{i in V_L} log softmax(Z_i)_{y_i}
         + (lambda/2) ||W_0||^2                                    (8)
 
-Backward through one layer, P = A^ (H~ W) with H~ = dropout(H):
+Backward through one layer, P = A^ (H~ W) with H~ = dropout(H)::
 
     dP = dH_{l+1} * relu'(P),  S = A^T dP,
     dW = H~^T S,               dH~ = S W^T                        (9)

@@ -39,10 +39,10 @@ def main():
     graph = cora.load_planetoid()
     results = {L: accuracies(graph, L) for L in DEPTHS}
     lines = [f"Cora, Planetoid split: accuracy (%) against GCN layers, mean +- std over "
-             f"{SEEDS} seeds", f"{'layers':>6} {'train':>13} {'test':>13}"]
+             f"{SEEDS} seeds", f"{'layers':>6} {'train':>14} {'test':>14}"]
     for L, acc in results.items():
         m, s = 100 * acc.mean(axis=0), 100 * acc.std(axis=0)
-        lines.append(f"{L:>6} {m[0]:7.1f} +- {s[0]:3.1f} {m[1]:7.1f} +- {s[1]:3.1f}")
+        lines.append(f"{L:>6} {m[0]:7.1f} +- {s[0]:4.1f} {m[1]:7.1f} +- {s[1]:4.1f}")
     (HERE / "gcn_depth.txt").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     fig, ax = plt.subplots(figsize=(5, 3.2))
