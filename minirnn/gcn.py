@@ -161,7 +161,7 @@ def _graph_inputs(A, H, W, name):
         raise ValueError(f"A: expected a minirnn.gcn.CSR (see normalized_adjacency), "
                          f"got {type(A).__name__}")
     values = H.data if isinstance(H, CSR) else H
-    checks.float_array(name, values, values.ndim, W.dtype)
+    checks.float_array(name, values, 1 if isinstance(H, CSR) else 2, W.dtype)
     if H.shape != (A.shape[1], W.shape[0]):
         raise ValueError(f"{name}: expected shape ({A.shape[1]}, {W.shape[0]}) (nodes, "
                          f"features), got {H.shape}")
@@ -239,7 +239,7 @@ def _with_decay(grads, params, weight_decay):
 
 
 def loss(params, Z, labels, nodes, weight_decay=0.0):
-    """Eq. (6): mean cross-entropy of Z over the labelled ``nodes`` plus
+    """Eq. (8): mean cross-entropy of Z over the labelled ``nodes`` plus
     (weight_decay/2) ||W_0||^2. Returns (L, dL/dZ); backward adds the decay's gradient."""
     ce, dz = softmax_cross_entropy(Z[nodes], labels[nodes])
     dZ = np.zeros_like(Z)
