@@ -83,24 +83,20 @@ class NodeClassification:
         L, _ = gcn.loss(params, Z, self.graph.labels, nodes, s.weight_decay)
         return L, gcn.accuracy(Z, self.graph.labels, nodes)
 
-    def train_one(self, seed, on_epoch=None):
+    def train_one(self, seed):
         """Train from Glorot init with ``seed``; returns params and the seconds each
-        epoch took. ``on_epoch(epoch, train_loss, val_loss, val_acc)`` is called after
-        each epoch."""
+        epoch took."""
         s, g = self.settings, self.graph
         rng = np.random.default_rng(seed)
         params = gcn.init(rng, self.sizes, self.dtype)
         state, val_losses, seconds = {}, [], []
-        for epoch in range(s.epochs):
+        for _ in range(s.epochs):
             t0 = time.perf_counter()
-            L, grads, _ = gcn.loss_and_grads(params, self.A_hat, self.X, g.labels, g.train,
+            _, grads, _ = gcn.loss_and_grads(params, self.A_hat, self.X, g.labels, g.train,
                                              s.dropout, s.weight_decay, rng, s.device)
             optim.adam(params, grads, state, s.lr)
-            val_loss, val_acc = self.evaluate(params, g.val)
-            val_losses.append(val_loss)
+            val_losses.append(self.evaluate(params, g.val)[0])
             seconds.append(time.perf_counter() - t0)
-            if on_epoch:
-                on_epoch(epoch, L, val_loss, val_acc)
             if should_stop(val_losses, s.patience):
                 break
         return params, seconds
