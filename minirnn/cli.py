@@ -62,6 +62,8 @@ def list_():
               help="Rate of dropping whole word vectors in training (imdb) [default: the task's].")
 @click.option("--vocab-size", type=click.IntRange(3), default=None, help="Words kept (imdb).")
 @click.option("--max-len", type=click.IntRange(1), default=None, help="Tokens kept per review (imdb).")
+@click.option("--seeds", type=click.IntRange(1), default=None,
+              help="Runs to average, seeds --seed, --seed + 1, ... (cora) [default: the task's].")
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default=None,
               help="[default: the task's: float32 for networks, float64 for the HMM].")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)

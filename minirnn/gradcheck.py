@@ -12,7 +12,7 @@ is ~1e-7 relative, larger than the differences being measured.
 """
 import numpy as np
 
-from . import birnn, elman, gru, lstm
+from . import birnn, elman, gcn, gru, lstm
 
 
 def rel_error(a, b):
@@ -103,6 +103,49 @@ def birnn_problem(rng):
     return loss_and_grads, arrays
 
 
+def random_graph(rng, N, E):
+    """E random node pairs over N nodes (repeats and self-pairs included, as real edge
+    lists have them)."""
+    return rng.integers(0, N, (E, 2))
+
+
+def gcn_problem(rng):
+    """Kipf's two-layer GCN on a random 7-node graph: loss eq. (8) over 4 labelled
+    nodes with weight decay 0.1, dropout 0.5 (mask re-seeded on every call)."""
+    N, F, H, C = 7, 5, 4, 3
+    A_hat = gcn.normalized_adjacency(random_graph(rng, N, 10), N)
+    params = gcn.init(rng, [F, H, C], np.float64)
+    arrays = {**params, "X": rng.standard_normal((N, F))}
+    labels, nodes = rng.integers(0, C, N), np.array([0, 2, 3, 6])
+
+    def loss_and_grads():
+        Z, cache = gcn.forward(params, A_hat, arrays["X"], 0.5, np.random.default_rng(0))
+        L, dZ = gcn.loss(params, Z, labels, nodes, weight_decay=0.1)
+        dX, grads = gcn.backward(dZ, cache, weight_decay=0.1)
+        return L, {**grads, "X": dX}
+    return loss_and_grads, arrays
+
+
+def gnn_problem(rng):
+    """Two stacked plain GNN updates (eq. 1, relu then linear) on a random 7-node
+    graph, L = sum(H'' * R)."""
+    N, D, H, K = 7, 4, 5, 3
+    A = gcn.adjacency(random_graph(rng, N, 10), N)
+    first, second = gcn.gnn_init(rng, D, H, np.float64), gcn.gnn_init(rng, H, K, np.float64)
+    arrays = {**{k + "/1": v for k, v in first.items()},
+              **{k + "/2": v for k, v in second.items()}, "H": rng.standard_normal((N, D))}
+    R = rng.standard_normal((N, K))
+
+    def loss_and_grads():
+        H1, cache1 = gcn.gnn_forward(first, A, arrays["H"])
+        H2, cache2 = gcn.gnn_forward(second, A, H1, activation=False)
+        dH1, grads2 = gcn.gnn_backward(R, cache2)
+        dH, grads1 = gcn.gnn_backward(dH1, cache1)
+        return float((H2 * R).sum()), {**{k + "/1": v for k, v in grads1.items()},
+                                       **{k + "/2": v for k, v in grads2.items()}, "H": dH}
+    return loss_and_grads, arrays
+
+
 PROBLEMS = {
     "elman": lambda rng: cell_problem(elman, rng),
     "lstm": lambda rng: cell_problem(lstm, rng, states=("h0", "c0")),
@@ -110,4 +153,6 @@ PROBLEMS = {
     "gru": lambda rng: cell_problem(gru, rng),
     "gru-before": lambda rng: cell_problem(gru, rng, ("h0",), {"variant": "before"}, variant="before"),
     "birnn": birnn_problem,
+    "gcn": gcn_problem,
+    "gnn": gnn_problem,
 }

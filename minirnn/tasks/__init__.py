@@ -7,19 +7,21 @@ docstring) or, for models fitted by EM or in closed form, an object with
 """
 from dataclasses import fields
 
-from . import charlm, hmm_tasks, sentiment, tracking
+from . import charlm, gcn, hmm_tasks, sentiment, tracking
 
 MODELS = {"hmm": "hidden Markov model, fitted by Baum-Welch (minirnn.hmm)",
           "lds": "linear dynamical system, Kalman filter and smoother (minirnn.lds)",
           "elman": "Elman RNN (minirnn.elman)",
           "lstm": "long short-term memory (minirnn.lstm)",
           "gru": "gated recurrent unit (minirnn.gru)",
+          "gcn": "graph convolutional network (minirnn.gcn)",
           }
 DATASETS = {"casino": "the dishonest casino: die rolls generated from the seed (HMM)",
             "faithful": "Old Faithful, 272 eruption durations (Gaussian HMM)",
             "tracking": "a 2-D constant-velocity target drawn from the seed (Kalman filter)",
             "shakespeare": "Tiny Shakespeare, 1.1M characters (character language model)",
             "imdb": "IMDB movie reviews, 25k train / 25k test (sentiment)",
+            "cora": "Cora citation graph, 2708 papers, Planetoid split (node classification)",
             }
 TASKS = {("hmm", "casino"): hmm_tasks,
          ("hmm", "faithful"): hmm_tasks,
@@ -28,6 +30,7 @@ TASKS = {("hmm", "casino"): hmm_tasks,
          ("lstm", "imdb"): sentiment,
          ("gru", "imdb"): sentiment,
          ("elman", "imdb"): sentiment,
+         ("gcn", "cora"): gcn,
          }
 
 
