@@ -7,15 +7,19 @@ docstring) or, for models fitted by EM or in closed form, an object with
 """
 from dataclasses import fields
 
-from . import charlm, sentiment
+from . import charlm, forecast, sentiment
 
 MODELS = {"elman": "Elman RNN (minirnn.elman)",
           "lstm": "long short-term memory (minirnn.lstm)",
-          "gru": "gated recurrent unit (minirnn.gru)"}
+          "gru": "gated recurrent unit (minirnn.gru)",
+          "esn": "echo state network (minirnn.esn)",
+          "ar": "linear autoregressive model AR(p) (minirnn.ar)"}
 DATASETS = {"shakespeare": "Tiny Shakespeare, 1.1M characters (character language model)",
-            "imdb": "IMDB movie reviews, 25k train / 25k test (sentiment)"}
+            "imdb": "IMDB movie reviews, 25k train / 25k test (sentiment)",
+            **{name: what for name, (what, *_) in forecast.SERIES.items()}}
 TASKS = {("elman", "shakespeare"): charlm,
-         ("lstm", "imdb"): sentiment, ("gru", "imdb"): sentiment, ("elman", "imdb"): sentiment}
+         ("lstm", "imdb"): sentiment, ("gru", "imdb"): sentiment, ("elman", "imdb"): sentiment,
+         **{(model, data): forecast for model in ("esn", "ar") for data in forecast.SERIES}}
 
 
 def _settings(module, given):
