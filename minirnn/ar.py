@@ -52,3 +52,16 @@ def _series(s, p):
         raise ValueError(f"p: expected an order >= 1, got {p!r}")
     if s.shape[0] <= p:
         raise ValueError(f"s: {s.shape[0]} values are too few for AR({p})")
+
+
+def generate(params, past, steps):
+    """Closed loop: ``steps`` values continuing the series ``past`` (at least p values),
+    each prediction of eq. (1) fed back as the newest lag."""
+    p = params["phi"].shape[0]
+    _series(past, p - 1)
+    lags = list(past[-p:])
+    out = np.empty(steps)
+    for t in range(steps):
+        out[t] = params["c"] + params["phi"] @ lags[::-1]
+        lags = lags[1:] + [out[t]]
+    return out
