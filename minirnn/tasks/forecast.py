@@ -13,9 +13,9 @@ last ``test_fraction`` of the series is the test set, as in reservoirpy's
 * persistence (always reported): the next value is the current one.
 
 The closed-loop horizon is the first step whose error exceeds ``threshold`` x the
-training series' standard deviation. Mackey-Glass is used as generated (values 0.4 .. 1.3, as in reservoirpy's quickstart);
-the real series are standardised with the training mean and deviation for the
-reservoir. RMSE and R^2 are in the series' own units.
+training series' standard deviation. Mackey-Glass is used as generated (values 0.4 ..
+1.3, as in reservoirpy's quickstart); the real series are standardised with the
+training mean and deviation for the reservoir. RMSE and R^2 are in the series' units.
 """
 import json
 import os
