@@ -4,12 +4,15 @@ For inputs u_t (D,), reservoir states x_t (N,) and outputs y_t (D_out,):
 
     a_t = W_in u_t + W x_{t-1} + b                                           (1)
     x_t = (1 - alpha) x_{t-1} + alpha tanh(a_t)        alpha: leak rate      (2)
-    y_t = W_out x_t + W_u u_t + b_out                                        (3)
 
 W_in, W and b are drawn once and never trained: W is sparse (a fraction ``density``
 of nonzeros) and rescaled to a chosen spectral radius rho,
 
-    W <- W rho / max_k |lambda_k(W)|                                         (4)
+    W <- W rho / max_k |lambda_k(W)|                                         (3)
+
+and the output is a linear readout of the state and the input,
+
+    y_t = W_out x_t + W_u u_t + b_out                                        (4)
 
 Only the readout is fitted, by ridge regression on the features z_t = [x_t; u_t]
 (W_u = 0 when the input is left out of the readout) after a warm-up:
@@ -22,7 +25,7 @@ In closed loop (generative) the prediction of the next input is fed back:
 
     u_{t+1} = y_t                                                            (7)
 
-The run (1-2) and the closed loop (3, 7) are kernels in ``minirnn/kernels/esn.py``.
+The run (1-2) and the closed loop (4, 7) are kernels in ``minirnn/kernels/esn.py``.
 Vectors are columns here, as in the ESN literature (W x); batches stay time-major,
 u (T, B, D) and x (T, B, N).
 """
@@ -36,7 +39,7 @@ def init(rng, D, N, spectral_radius=1.25, density=0.1, input_scaling=1.0, input_
          bias_scaling=0.0, dtype=np.float64):
     """Reservoir {W_in (N, D), W (N, N), b (N,)} drawn from ``rng``, the way reservoirpy
     draws its defaults: W has round(density N^2) standard normal nonzeros at random
-    places, rescaled by eq. (4); W_in has round(input_density N D) entries
+    places, rescaled by eq. (3); W_in has round(input_density N D) entries
     +-input_scaling; b is uniform in +-bias_scaling (0: no bias)."""
     if N < 1 or D < 1:
         raise ValueError(f"N and D: expected positive sizes, got N={N}, D={D}")
@@ -44,7 +47,7 @@ def init(rng, D, N, spectral_radius=1.25, density=0.1, input_scaling=1.0, input_
         if not 0 < p <= 1:
             raise ValueError(f"{name}: expected a fraction in (0, 1], got {p}")
     W = _sparse(rng, (N, N), density, rng.standard_normal)
-    W *= spectral_radius / max(radius(W), np.finfo(float).tiny)                  # eq. (4)
+    W *= spectral_radius / max(radius(W), np.finfo(float).tiny)        # eq. (3)
     W_in = _sparse(rng, (N, D), input_density,
                    lambda k: input_scaling * rng.choice([-1.0, 1.0], k))
     b = bias_scaling * rng.uniform(-1, 1, N)
@@ -129,7 +132,7 @@ def fit_readout(x, y, ridge, u=None):
 
 
 def readout(ro, x, u):
-    """y = W_out x + W_u u + b_out (eq. 3) for states x (..., N) and inputs u (..., D)."""
+    """y = W_out x + W_u u + b_out (eq. 4) for states x (..., N) and inputs u (..., D)."""
     y = x @ ro["W_out"].T + ro["b_out"]
     return y + u @ ro["W_u"].T if ro["W_u"].size else y
 

@@ -1,6 +1,7 @@
-"""The Mackey-Glass delay differential equation, integrated with RK4 (``docs/esn.rst``).
+"""The Mackey-Glass delay differential equation, integrated with RK4 (``docs/esn.rst``,
+eqs. 8-9).
 
-    dx/dt = a x(t - tau) / (1 + x(t - tau)^n) - b x(t)                      (MG)
+    dx/dt = a x(t - tau) / (1 + x(t - tau)^n) - b x(t)                      (8)
 
 with tau = 17, a = 0.2, b = 0.1, n = 10 (chaotic). The delay makes the right-hand side
 depend on the past, so the integrator keeps a history buffer of x and dx/dt on its own
@@ -8,7 +9,7 @@ grid of step h (tau / h steps long). RK4 needs the delayed value at half steps t
 between two stored points; it is the cubic Hermite interpolant of the two neighbours
 and their slopes,
 
-    x(s + h/2) ~ (x(s) + x(s + h)) / 2 + h (x'(s) - x'(s + h)) / 8,          (Hermite)
+    x(s + h/2) ~ (x(s) + x(s + h)) / 2 + h (x'(s) - x'(s + h)) / 8,          (9)
 
 accurate to O(h^4), as RK4 itself. Before t = 0 the history is ``history`` (constant
 x0 = 1.2 by default, so x' = 0 there). The series is sampled every ``sample_every``
@@ -18,12 +19,12 @@ import numpy as np
 
 
 def rhs(x, x_tau, a, b, n):
-    """dx/dt of eq. (MG) given the current and the delayed value."""
+    """dx/dt of eq. (8) given the current and the delayed value."""
     return a * x_tau / (1.0 + x_tau ** n) - b * x
 
 
 def rk4_step(x, x_tau, x_tau_half, x_tau_next, h, a, b, n):
-    """One classical RK4 step of eq. (MG): the delayed values at the start, the middle
+    """One classical RK4 step of eq. (8): the delayed values at the start, the middle
     and the end of the step come from the history buffer."""
     k1 = rhs(x, x_tau, a, b, n)
     k2 = rhs(x + h / 2 * k1, x_tau_half, a, b, n)
@@ -61,7 +62,7 @@ def mackey_glass(n_samples, tau=17.0, a=0.2, b=0.1, n=10, x0=1.2, h=0.1, sample_
     for k in range(lag, lag + steps):
         d0, d1 = x[k - lag], x[k - lag + 1]
         slope0 = dx_after_0 if k == 2 * lag else dx[k - lag]
-        half = (d0 + d1) / 2 + h * (slope0 - dx[k - lag + 1]) / 8          # eq. (Hermite)
+        half = (d0 + d1) / 2 + h * (slope0 - dx[k - lag + 1]) / 8          # eq. (9)
         x[k + 1] = rk4_step(x[k], d0, half, d1, h, a, b, n)
         dx[k + 1] = rhs(x[k + 1], d1, a, b, n)
     return x[lag::stride].copy()

@@ -54,7 +54,7 @@ def run_cpu(drive, indptr, indices, data, leak, x0):
 @njit(cache=True)
 def generate_cpu(u0, x0, W_in, b, indptr, indices, data, leak, W_out, W_u, b_out, steps):
     """Closed loop from the input u0 (B, D) and the state x0 (B, N) it led to:
-    y_t = W_out x_t + W_u u_t + b_out (eq. 3) becomes the next input, u_{t+1} = y_t
+    y_t = W_out x_t + W_u u_t + b_out (eq. 4) becomes the next input, u_{t+1} = y_t
     (eq. 7). Returns y (steps, B, D) and the states (steps, B, N) that gave them."""
     B, N = x0.shape
     D = W_out.shape[0]
@@ -65,7 +65,7 @@ def generate_cpu(u0, x0, W_in, b, indptr, indices, data, leak, W_out, W_u, b_out
     for s in range(steps):
         x[s] = x_t
         for n in range(B):
-            for d in range(D):                                    # eq. (3)
+            for d in range(D):                                    # eq. (4)
                 acc = b_out[d]
                 for i in range(N):
                     acc += W_out[d, i] * x_t[n, i]

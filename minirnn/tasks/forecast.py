@@ -70,7 +70,8 @@ def build(settings, data_dir=None):
     if settings.data not in SERIES:
         raise KeyError(f"unknown series {settings.data!r}; available: {', '.join(SERIES)}")
     if not 0 < settings.test_fraction < 1:
-        raise ValueError(f"test_fraction: expected a fraction in (0, 1), got {settings.test_fraction}")
+        raise ValueError(f"test_fraction: expected a fraction in (0, 1), "
+                         f"got {settings.test_fraction}")
     source = SERIES[settings.data][1]
     if source is None:
         s = mackey_glass.mackey_glass(settings.length)
