@@ -46,7 +46,7 @@ def dense_in_njit(params, u):
     W_in, W, b = params["W_in"], params["W"], params["b"]
     N = W.shape[0]
     indptr = np.arange(0, N * N + 1, N, dtype=np.int64)
-    indices = np.tile(np.arange(N, dtype=np.int64), N)
+    indices = np.tile(np.arange(N, dtype=np.int32), N)
     drive = (u.reshape(-1, 1) @ W_in.T + b).reshape(u.shape[0], 1, N)
     x0 = np.zeros((1, N))
     return lambda: kernels.run_cpu(drive, indptr, indices, W.ravel().copy(), LEAK, x0)

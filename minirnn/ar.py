@@ -1,11 +1,11 @@
 """Linear autoregressive model AR(p), fitted by least squares (``docs/ar.rst``).
 
 The memoryless baseline: the next value is a fixed linear function of the last p
-values, with no state beyond them,
+values, with no state beyond them::
 
     s_t = c + phi_1 s_{t-1} + ... + phi_p s_{t-p} + e_t                     (1)
 
-Stacking the rows a_t = [1, s_{t-1}, ..., s_{t-p}] into A and the targets into y,
+Stacking the rows a_t = [1, s_{t-1}, ..., s_{t-p}] into A and the targets into y::
 
     theta = [c, phi_1, ..., phi_p] = argmin ||y - A theta||^2                 (2)
     A^T A theta = A^T y                             (normal equations)        (3)

@@ -1,5 +1,5 @@
 """The Mackey-Glass delay differential equation, integrated with RK4 (``docs/esn.rst``,
-eqs. 8-9).
+eqs. 8-9)::
 
     dx/dt = a x(t - tau) / (1 + x(t - tau)^n) - b x(t)                      (8)
 
@@ -7,7 +7,7 @@ with tau = 17, a = 0.2, b = 0.1, n = 10 (chaotic). The delay makes the right-han
 depend on the past, so the integrator keeps a history buffer of x and dx/dt on its own
 grid of step h (tau / h steps long). RK4 needs the delayed value at half steps too,
 between two stored points; it is the cubic Hermite interpolant of the two neighbours
-and their slopes,
+and their slopes::
 
     x(s + h/2) ~ (x(s) + x(s + h)) / 2 + h (x'(s) - x'(s + h)) / 8,          (9)
 
