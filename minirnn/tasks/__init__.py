@@ -7,18 +7,21 @@ docstring) or, for models fitted by EM or in closed form, an object with
 """
 from dataclasses import fields
 
-from . import charlm, gcn, hmm_tasks, sentiment, tracking
+from . import charlm, forecast, gcn, hmm_tasks, sentiment, tracking
 
 MODELS = {"hmm": "hidden Markov model, fitted by Baum-Welch (minirnn.hmm)",
           "lds": "linear dynamical system, Kalman filter and smoother (minirnn.lds)",
           "elman": "Elman RNN (minirnn.elman)",
           "lstm": "long short-term memory (minirnn.lstm)",
           "gru": "gated recurrent unit (minirnn.gru)",
+          "esn": "echo state network (minirnn.esn)",
+          "ar": "linear autoregressive model AR(p) (minirnn.ar)",
           "gcn": "graph convolutional network (minirnn.gcn)",
           }
 DATASETS = {"casino": "the dishonest casino: die rolls generated from the seed (HMM)",
             "faithful": "Old Faithful, 272 eruption durations (Gaussian HMM)",
             "tracking": "a 2-D constant-velocity target drawn from the seed (Kalman filter)",
+            **{name: what for name, (what, *_) in forecast.SERIES.items()},
             "shakespeare": "Tiny Shakespeare, 1.1M characters (character language model)",
             "imdb": "IMDB movie reviews, 25k train / 25k test (sentiment)",
             "cora": "Cora citation graph, 2708 papers, Planetoid split (node classification)",
@@ -26,6 +29,7 @@ DATASETS = {"casino": "the dishonest casino: die rolls generated from the seed (
 TASKS = {("hmm", "casino"): hmm_tasks,
          ("hmm", "faithful"): hmm_tasks,
          ("lds", "tracking"): tracking,
+         **{(model, data): forecast for model in ("esn", "ar") for data in forecast.SERIES},
          ("elman", "shakespeare"): charlm,
          ("lstm", "imdb"): sentiment,
          ("gru", "imdb"): sentiment,

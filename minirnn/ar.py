@@ -1,0 +1,67 @@
+"""Linear autoregressive model AR(p), fitted by least squares (``docs/ar.rst``).
+
+The memoryless baseline: the next value is a fixed linear function of the last p
+values, with no state beyond them::
+
+    s_t = c + phi_1 s_{t-1} + ... + phi_p s_{t-p} + e_t                     (1)
+
+Stacking the rows a_t = [1, s_{t-1}, ..., s_{t-p}] into A and the targets into y::
+
+    theta = [c, phi_1, ..., phi_p] = argmin ||y - A theta||^2                 (2)
+    A^T A theta = A^T y                             (normal equations)        (3)
+
+solved through the SVD of A (``numpy.linalg.lstsq``), not by forming A^T A: lags of a
+smooth series are nearly collinear, and A^T A squares A's condition number.
+"""
+import numpy as np
+
+from . import checks
+
+
+def lagged(s, p):
+    """Design A (T - p, p + 1) with rows [1, s_{t-1}, ..., s_{t-p}] and targets s_t
+    (T - p,) for t = p .. T-1, eq. (1)."""
+    _series(s, p)
+    T = s.shape[0]
+    A = np.ones((T - p, p + 1))
+    for k in range(1, p + 1):
+        A[:, k] = s[p - k:T - k]                 # column k holds s_{t-k}
+    return A, s[p:]
+
+
+def fit(s, p):
+    """{"c": intercept, "phi": (p,) coefficients} of eq. (1) by least squares, eq. (2)."""
+    A, y = lagged(s, p)
+    if A.shape[0] < p + 1:
+        raise ValueError(f"s: {s.shape[0]} values cannot fit AR({p}) with an intercept: "
+                         f"need at least {2 * p + 1}")
+    theta = np.linalg.lstsq(A, y, rcond=None)[0]
+    return {"c": float(theta[0]), "phi": theta[1:]}
+
+
+def predict(params, s):
+    """One-step predictions of s_t for t = p .. T-1 from the true past values (T - p,)."""
+    A, _ = lagged(s, params["phi"].shape[0])
+    return params["c"] + A[:, 1:] @ params["phi"]
+
+
+def _series(s, p):
+    checks.float_array("s", s, 1)
+    checks.finite("s", s)
+    if not (isinstance(p, (int, np.integer)) and p >= 1):
+        raise ValueError(f"p: expected an order >= 1, got {p!r}")
+    if s.shape[0] <= p:
+        raise ValueError(f"s: {s.shape[0]} values are too few for AR({p})")
+
+
+def generate(params, past, steps):
+    """Closed loop: ``steps`` values continuing the series ``past`` (at least p values),
+    each prediction of eq. (1) fed back as the newest lag."""
+    p = params["phi"].shape[0]
+    _series(past, p - 1)
+    lags = list(past[-p:])
+    out = np.empty(steps)
+    for t in range(steps):
+        out[t] = params["c"] + params["phi"] @ lags[::-1]
+        lags = lags[1:] + [out[t]]
+    return out

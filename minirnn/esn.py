@@ -1,0 +1,174 @@
+"""Echo state network: a fixed random reservoir, a trained linear readout (``docs/esn.rst``).
+
+For inputs u_t (D,), reservoir states x_t (N,) and outputs y_t (D_out,)::
+
+    a_t = W_in u_t + W x_{t-1} + b                                           (1)
+    x_t = (1 - alpha) x_{t-1} + alpha tanh(a_t)        alpha: leak rate      (2)
+
+W_in, W and b are drawn once and never trained: W is sparse (a fraction ``density``
+of nonzeros) and rescaled to a chosen spectral radius rho::
+
+    W <- W rho / max_k |lambda_k(W)|                                         (3)
+
+and the output is a linear readout of the state and the input::
+
+    y_t = W_out x_t + W_u u_t + b_out                                        (4)
+
+Only the readout is fitted, by ridge regression on the features z_t = [x_t; u_t]
+(W_u = 0 when the input is left out of the readout) after a warm-up::
+
+    min ||Y - Z [W_out W_u]^T - 1 b_out^T||^2 + beta ||[W_out W_u]||^2        (5)
+    [W_out W_u]^T = V diag(s / (s^2 + beta)) U^T (Y - mean Y),
+    b_out = mean Y - [W_out W_u] mean Z,   with Z - mean Z = U diag(s) V^T   (6)
+
+In closed loop (generative) the prediction of the next input is fed back::
+
+    u_{t+1} = y_t                                                            (7)
+
+The run (1-2) and the closed loop (4, 7) are kernels in ``minirnn/kernels/esn.py``.
+Vectors are columns here, as in the ESN literature (W x); batches stay time-major,
+u (T, B, D) and x (T, B, N).
+"""
+import numpy as np
+
+from . import checks
+from .kernels import esn as kernels
+
+
+def init(rng, D, N, spectral_radius=1.25, density=0.1, input_scaling=1.0, input_density=0.1,
+         bias_scaling=0.0, dtype=np.float64):
+    """Reservoir {W_in (N, D), W (N, N), b (N,)} drawn from ``rng``, the way reservoirpy
+    draws its defaults: W has round(density N^2) standard normal nonzeros at random
+    places, rescaled by eq. (3); W_in has round(input_density N D) entries
+    +-input_scaling; b is uniform in +-bias_scaling (0: no bias)."""
+    if N < 1 or D < 1:
+        raise ValueError(f"N and D: expected positive sizes, got N={N}, D={D}")
+    for name, p in (("density", density), ("input_density", input_density)):
+        if not 0 < p <= 1:
+            raise ValueError(f"{name}: expected a fraction in (0, 1], got {p}")
+    W = _sparse(rng, (N, N), density, rng.standard_normal)
+    W *= spectral_radius / max(radius(W), np.finfo(float).tiny)        # eq. (3)
+    W_in = _sparse(rng, (N, D), input_density,
+                   lambda k: input_scaling * rng.choice([-1.0, 1.0], k))
+    b = bias_scaling * rng.uniform(-1, 1, N)
+    return {"W_in": W_in.astype(dtype), "W": W.astype(dtype), "b": b.astype(dtype)}
+
+
+def _sparse(rng, shape, density, values):
+    """Dense array with round(density * size) nonzeros ``values(k)`` at random places."""
+    a = np.zeros(shape)
+    k = max(1, round(density * a.size))
+    a.flat[rng.choice(a.size, k, replace=False)] = values(k)
+    return a
+
+
+def radius(W):
+    """Spectral radius max_k abs(lambda_k(W)), from all eigenvalues (LAPACK, O(N^3)).
+
+    Not power iteration: a random non-symmetric W has many eigenvalues of nearly the
+    largest modulus spread round a circle (the circular law), often complex pairs, so
+    the power iterates rotate instead of settling and converge at the rate of the ratio
+    of the two largest moduli, which is close to 1. eigvals of a 1000-unit reservoir
+    takes about a second, once per reservoir."""
+    return float(np.abs(np.linalg.eigvals(W)).max())
+
+
+def csr(W):
+    """W as compressed sparse rows (indptr, indices, data): what the kernels multiply.
+    Column indices are int32 (a reservoir has far fewer than 2^31 units): a quarter
+    less memory to stream through per step than int64 with float64 data."""
+    rows, cols = np.nonzero(W)
+    indptr = np.zeros(W.shape[0] + 1, np.int64)
+    np.cumsum(np.bincount(rows, minlength=W.shape[0]), out=indptr[1:])
+    return indptr, cols.astype(np.int32), np.ascontiguousarray(W[rows, cols])
+
+
+def forward(params, u, leak, x0=None, device="cpu"):
+    """Reservoir states x (T, B, N) driven by u (T, B, D), eqs. (1-2).
+
+    x0 (B, N) is the state before u[0] (zeros if None); leak is alpha in (0, 1].
+    """
+    W_in, W, b = _reservoir(params)
+    checks.float_array("u", u, 3, W.dtype)
+    checks.shape("u", u, (None, None, W_in.shape[1]))
+    checks.finite("u", u)
+    T, B, D = u.shape
+    N = W.shape[0]
+    x0 = np.zeros((B, N), W.dtype) if x0 is None else x0
+    checks.float_array("x0", x0, 2, W.dtype)
+    checks.shape("x0", x0, (B, N))
+    checks.finite("x0", x0)
+    _leak(leak)
+    if device not in kernels.RUN:
+        raise ValueError(f"device: expected one of {sorted(kernels.RUN)}, got {device!r}")
+    drive = (u.reshape(T * B, D) @ W_in.T + b).reshape(T, B, N)         # eq. (1), all t
+    return kernels.RUN[device](drive, *csr(W), u.dtype.type(leak), x0)
+
+
+def fit_readout(x, y, ridge, u=None):
+    """Readout {W_out (D_out, N), W_u (D_out, D), b_out (D_out,)} minimising eq. (5)
+    over the rows of states x (S, N), inputs u (S, D) and targets y (S, D_out), by
+    eq. (6). Without u the readout sees the states alone (W_u has no columns).
+
+    The bias is not penalised, so Z and Y are centred first. The SVD of the centred
+    features gives the ridge solution without forming Z^T Z, whose condition number is
+    the square of Z's (reservoir states are strongly correlated: squaring can lose
+    every digit of the small singular directions). Solved in float64 whatever the
+    states' dtype.
+    """
+    u = np.zeros((x.shape[0], 0), x.dtype) if u is None else u
+    for name, a in (("x", x), ("u", u), ("y", y)):
+        checks.float_array(name, a, 2)
+        checks.shape(name, a, (x.shape[0], None))
+        checks.finite(name, a)
+    if not ridge >= 0:
+        raise ValueError(f"ridge: expected a penalty >= 0, got {ridge}")
+    z = np.concatenate([x, u], axis=1).astype(np.float64)
+    y = y.astype(np.float64)
+    z_mean, y_mean = z.mean(axis=0), y.mean(axis=0)
+    U, s, Vt = np.linalg.svd(z - z_mean, full_matrices=False)
+    filt = np.divide(s, s * s + ridge, out=np.zeros_like(s), where=s * s + ridge > 0)
+    W = ((Vt.T * filt) @ (U.T @ (y - y_mean))).T                        # eq. (6)
+    N = x.shape[1]
+    return {"W_out": W[:, :N], "W_u": W[:, N:], "b_out": y_mean - W @ z_mean}
+
+
+def readout(ro, x, u):
+    """y = W_out x + W_u u + b_out (eq. 4) for states x (..., N) and inputs u (..., D);
+    u has no columns when the readout has none for it."""
+    return x @ ro["W_out"].T + u @ ro["W_u"].T + ro["b_out"]
+
+
+def generate(params, ro, u0, x0, steps, leak):
+    """Closed loop (eq. 7) from the input u0 (B, D) and the state x0 (B, N) it led to:
+    y (steps, B, D), where y[0] = readout(x0, u0) and each y[s] is the next input,
+    and the states x (steps, B, N) that produced them. CPU only."""
+    W_in, W, b = _reservoir(params)
+    B, (N, D) = x0.shape[0], W_in.shape
+    checks.float_array("x0", x0, 2, W.dtype)
+    checks.shape("x0", x0, (B, N))
+    checks.float_array("u0", u0, 2, W.dtype)
+    checks.shape("u0", u0, (B, D))
+    checks.shape("W_out", ro["W_out"], (D, N))
+    _leak(leak)
+    W_u = ro["W_u"] if ro["W_u"].size else np.zeros((D, D))   # no input columns: W_u = 0
+    cast = lambda a: np.ascontiguousarray(a, W.dtype)       # noqa: E731
+    return kernels.generate_cpu(u0, x0, W_in, b, *csr(W), W.dtype.type(leak),
+                                cast(ro["W_out"]), cast(W_u), cast(ro["b_out"]), int(steps))
+
+
+def _reservoir(params):
+    W_in, W, b = params["W_in"], params["W"], params["b"]
+    checks.float_array("W", W, 2)
+    N = W.shape[0]
+    checks.shape("W", W, (N, N))
+    checks.float_array("W_in", W_in, 2, W.dtype)
+    checks.shape("W_in", W_in, (N, None))
+    checks.float_array("b", b, 1, W.dtype)
+    checks.shape("b", b, (N,))
+    return W_in, W, b
+
+
+def _leak(leak):
+    if not 0 < leak <= 1:
+        raise ValueError(f"leak: expected a rate in (0, 1], got {leak}")
