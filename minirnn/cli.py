@@ -32,7 +32,8 @@ def list_():
         click.echo(f"  {name:<12} {what}")
     click.echo("tasks (minirnn run MODEL --data DATA):")
     for (model, data), task in tasks.TASKS.items():
-        click.echo(f"  {model} --data {data:<14} {task}")
+        title = task.__doc__.splitlines()[0].replace("``", "").rstrip(": ")
+        click.echo(f"  {f'{model} --data {data}':<28} {title}")
 
 
 @main.command()

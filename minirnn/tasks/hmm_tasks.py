@@ -1,5 +1,6 @@
-"""HMM tasks fitted by Baum-Welch (``docs/hmm.rst``): ``minirnn run hmm --data casino``
-and ``minirnn run hmm --data faithful``.
+"""Hidden Markov models fitted by Baum-Welch (``docs/hmm.rst``): casino and Old Faithful.
+
+``minirnn run hmm --data casino`` and ``minirnn run hmm --data faithful``.
 
 casino    The dishonest casino: a fair die and a loaded one (a six half the time),
           switched by a hidden Markov chain. Rolls are generated from the seed; EM
