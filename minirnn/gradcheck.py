@@ -142,6 +142,22 @@ def attention_problem(rng, kind):
     return loss_and_grads, arrays
 
 
+def seq2seq_problem(rng, attention=True, steps=11):
+    """The date translator's cross-entropy over its first ``steps`` outputs (3 inputs,
+    float64, tiny sizes): the decoder with or without attention, back into the encoder.
+    E_x is left out: its rows only gather the encoder's dx, checked by "birnn"."""
+    from .tasks import seq2seq                 # tasks import the concepts checked here
+    task = seq2seq.build(seq2seq.Settings(attention=attention, hidden=3, embed=2,
+                                          dtype="float64", train_size=3, val_size=0,
+                                          test_size=0))
+    params = task.init_params(rng)
+    for p in params.values():
+        p += rng.standard_normal(p.shape)      # away from init: peaked attention, large grads
+    inputs, lengths, targets = seq2seq.time_major_batch(task.train, np.arange(3))
+    arrays = {k: v for k, v in params.items() if k != "E_x"}
+    return lambda: task.loss_and_grads(params, inputs, lengths, targets[:steps]), arrays
+
+
 PROBLEMS = {
     "elman": lambda rng: cell_problem(elman, rng),
     "lstm": lambda rng: cell_problem(lstm, rng, states=("h0", "c0")),
@@ -152,4 +168,6 @@ PROBLEMS = {
     "attention": lambda rng: attention_problem(rng, "multihead"),
     "attention-dot": lambda rng: attention_problem(rng, "dot"),
     "attention-additive": lambda rng: attention_problem(rng, "additive"),
+    "seq2seq": seq2seq_problem,
+    "seq2seq-no-attention": lambda rng: seq2seq_problem(rng, attention=False),
 }

@@ -7,15 +7,19 @@ docstring) or, for models fitted by EM or in closed form, an object with
 """
 from dataclasses import fields
 
-from . import charlm, sentiment
+from . import charlm, sentiment, seq2seq
 
 MODELS = {"elman": "Elman RNN (minirnn.elman)",
           "lstm": "long short-term memory (minirnn.lstm)",
-          "gru": "gated recurrent unit (minirnn.gru)"}
+          "gru": "gated recurrent unit (minirnn.gru)",
+          "seq2seq": "BiGRU encoder, GRU decoder with attention (minirnn.attention)"}
 DATASETS = {"shakespeare": "Tiny Shakespeare, 1.1M characters (character language model)",
-            "imdb": "IMDB movie reviews, 25k train / 25k test (sentiment)"}
+            "imdb": "IMDB movie reviews, 25k train / 25k test (sentiment)",
+            "dates": "written dates -> ISO 8601, generated from a seed (translation)",
+            "dates-long": "the same dates among filler words, inputs up to ~100 characters"}
 TASKS = {("elman", "shakespeare"): charlm,
-         ("lstm", "imdb"): sentiment, ("gru", "imdb"): sentiment, ("elman", "imdb"): sentiment}
+         ("lstm", "imdb"): sentiment, ("gru", "imdb"): sentiment, ("elman", "imdb"): sentiment,
+         ("seq2seq", "dates"): seq2seq, ("seq2seq", "dates-long"): seq2seq}
 
 
 def _settings(module, given):
@@ -43,9 +47,11 @@ def build(model, data, given, data_dir=None):
 
 def from_meta(meta):
     """Rebuild a task (without its data) from a checkpoint's meta, to sample or predict."""
-    module = {"charlm": charlm, "sentiment": sentiment}.get(meta.get("task"))
+    module = {"charlm": charlm, "sentiment": sentiment, "seq2seq": seq2seq}.get(meta.get("task"))
     if module is None:
         raise ValueError(f"checkpoint of unknown task {meta.get('task')!r}")
     settings = module.Settings(**{f.name: meta[f.name] for f in fields(module.Settings)})
+    if module is seq2seq:                      # its data is generated, not a vocabulary
+        return seq2seq.Seq2Seq(settings)
     task_class = charlm.CharLM if module is charlm else sentiment.Sentiment
     return task_class(settings, meta["vocab"])
