@@ -24,6 +24,7 @@ import numpy as np
 
 import timing                   # benchmarks/timing.py: also puts the repository root on sys.path
 from minirnn import attention
+from tests.reference.attention import torch_multihead
 from timing import torch        # None without PyTorch
 
 SHAPE = dict(T=128, B=32, heads=4, d=64)
@@ -125,13 +126,7 @@ def mha_contenders(P):
         return (y, dx, *(grads[k] for k in keys))
     contenders = {"minirnn": mine, "numpy": numpy_}
     if torch is not None:
-        E = x.shape[2]
-        mha = torch.nn.MultiheadAttention(E, heads, dtype=torch.from_numpy(x).dtype)
-        with torch.no_grad():
-            mha.in_proj_weight.copy_(torch.tensor(np.hstack([params[f"W_{p}"] for p in "qkv"]).T))
-            mha.in_proj_bias.copy_(torch.tensor(np.concatenate([params[f"b_{p}"] for p in "qkv"])))
-            mha.out_proj.weight.copy_(torch.tensor(params["W_o"].T))
-            mha.out_proj.bias.copy_(torch.tensor(params["b_o"]))
+        mha = torch_multihead(torch, params, heads)
         tx, tdy = torch.tensor(x, requires_grad=True), torch.tensor(dy)
         padding = torch.tensor(~P["allowed"][:, 0])
 

@@ -146,12 +146,7 @@ def test_matches_torch_multihead_attention(rng):
     y, A, cache = attention.multihead_forward(params, x, heads, lengths, causal=True)
     dx, grads = attention.multihead_backward(dy, cache)
 
-    mha = torch.nn.MultiheadAttention(E, heads, dtype=torch.float64)   # time-major, as here
-    with torch.no_grad():                                 # the layout documented in attention.py
-        mha.in_proj_weight.copy_(torch.tensor(np.hstack([params[f"W_{p}"] for p in "qkv"]).T))
-        mha.in_proj_bias.copy_(torch.tensor(np.concatenate([params[f"b_{p}"] for p in "qkv"])))
-        mha.out_proj.weight.copy_(torch.tensor(params["W_o"].T))
-        mha.out_proj.bias.copy_(torch.tensor(params["b_o"]))
+    mha = ref.torch_multihead(torch, params, heads)        # the documented layout; time-major
     tx = torch.tensor(x, requires_grad=True)
     padding = torch.tensor(np.arange(T)[None, :] >= lengths[:, None])     # True = ignore
     future = torch.tensor(np.triu(np.ones((T, T), bool), 1))

@@ -11,6 +11,7 @@ from minirnn.cli import main
 from minirnn.data import dates
 from minirnn.gradcheck import check
 from minirnn.tasks import seq2seq
+from tests.test_train import Sabotaged
 
 TINY = dict(hidden=8, embed=8, train_size=256, val_size=40, test_size=40, batch_size=32)
 
@@ -72,17 +73,9 @@ def test_tiny_run_learns_and_resumes_exactly(tmp_path):
     losses = [json.loads(line)["train_loss"] for line in open(tmp_path / "a" / "metrics.jsonl")]
     assert losses[-1] < 0.45 * np.log(len(dates.OUTPUT_VOCAB))         # from ~ln 13 at start
     assert losses[-1] < losses[0]
-    original_step, calls = task.step, []
-
-    def crash_on_twelfth(*args):
-        calls.append(1)
-        if len(calls) == 12:
-            raise RuntimeError("crash")
-        return original_step(*args)
-    task.step = crash_on_twelfth
     with pytest.raises(RuntimeError):
-        train.train(task, train.Config(out=str(tmp_path / "b"), **cfg), progress=False, log=lambda m: None)
-    task.step = original_step
+        train.train(Sabotaged(task, 12, "crash"), train.Config(out=str(tmp_path / "b"), **cfg),
+                    progress=False, log=lambda m: None)
     resumed, _ = train.train(task, train.Config(out=str(tmp_path / "b"), **cfg), resume=True,
                              progress=False, log=lambda m: None)
     assert all(np.array_equal(full[k], resumed[k]) for k in full)

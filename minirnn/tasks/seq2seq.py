@@ -26,9 +26,9 @@ import numpy as np
 
 from .. import attention, birnn, gru
 from ..data import dates
-from ..data.imdb import bucket_batches
 from ..layers import affine_backward, affine_forward, embedding_backward, \
     embedding_forward, log_softmax, softmax_cross_entropy, tanh_backward, tanh_forward
+from .batching import LengthBucketed, time_major
 
 FILLER = {"dates": 0, "dates-long": dates.FILLER_MAX}
 BUCKETS = (0, 11, 21, 31, 46, 61, 1000)        # input-length buckets: [0, 10], [11, 20], ...
@@ -63,14 +63,13 @@ def _encoder_params(params):
 
 def time_major_batch(split, idx):
     """Input ids (T, B) cut to the batch's longest input, lengths (B,), targets (11, B)."""
-    lengths = split.lengths[idx]
-    inputs = np.ascontiguousarray(split.inputs[idx, :max(int(lengths.max()), 1)].T)
-    return inputs, lengths, np.ascontiguousarray(split.targets[idx].T)
+    return (*time_major(split.inputs, split.lengths, idx), np.ascontiguousarray(split.targets[idx].T))
 
 
-class Seq2Seq:
+class Seq2Seq(LengthBucketed):
     """The task ``minirnn run seq2seq --data dates`` trains (see ``minirnn.train``)."""
 
+    batch_of = staticmethod(time_major_batch)      # batches: see LengthBucketed
     unit = "dates"
     epochs, lr = 3, 3e-3         # test accuracy reached 99.7% after epoch 1, 100% after 2
 
@@ -81,7 +80,6 @@ class Seq2Seq:
             raise ValueError(f"beam: expected a width >= 1, got {settings.beam}")
         self.s = settings
         self.dtype = np.dtype(settings.dtype)
-        self._batches, self._batches_epoch = None, None
         if splits is not None:
             self.train, self.val, self.test = splits
 
@@ -168,22 +166,6 @@ class Seq2Seq:
         return loss, grads
 
     # --------------------------------------------------------------------- training
-    def _epoch_batches(self, epoch):
-        if self._batches_epoch != epoch:
-            rng = np.random.default_rng([self.s.split_seed, epoch])
-            self._batches = bucket_batches(self.train.lengths, self.s.batch_size, rng)
-            self._batches_epoch = epoch
-        return self._batches
-
-    def num_batches(self, epoch):
-        return len(self._epoch_batches(epoch))
-
-    def batch(self, epoch, i):
-        return time_major_batch(self.train, self._epoch_batches(epoch)[i])
-
-    def initial_state(self):
-        return {}
-
     def step(self, params, batch, state, rng):
         inputs, lengths, targets = batch
         loss, grads = self.loss_and_grads(params, inputs, lengths, targets)

@@ -43,3 +43,16 @@ def multihead(params, x, heads, lengths, causal=False):
     blocks = [dot_product(Q[..., r * d:(r + 1) * d], K[..., r * d:(r + 1) * d],
                           V[..., r * d:(r + 1) * d], lengths, causal)[0] for r in range(heads)]
     return np.concatenate(blocks, axis=2) @ params["W_o"] + params["b_o"]
+
+
+def torch_multihead(torch, params, heads):
+    """torch.nn.MultiheadAttention holding minirnn's multi-head weights (the layout of
+    minirnn/attention.py's docstring), in their dtype."""
+    E = params["W_q"].shape[0]
+    mha = torch.nn.MultiheadAttention(E, heads, dtype=torch.from_numpy(params["W_q"]).dtype)
+    with torch.no_grad():
+        mha.in_proj_weight.copy_(torch.tensor(np.hstack([params[f"W_{p}"] for p in "qkv"]).T))
+        mha.in_proj_bias.copy_(torch.tensor(np.concatenate([params[f"b_{p}"] for p in "qkv"])))
+        mha.out_proj.weight.copy_(torch.tensor(params["W_o"].T))
+        mha.out_proj.bias.copy_(torch.tensor(params["b_o"]))
+    return mha
