@@ -63,6 +63,9 @@ def list_():
               help="Rate of dropping whole word vectors in training (imdb) [default: the task's].")
 @click.option("--vocab-size", type=click.IntRange(3), default=None, help="Words kept (imdb).")
 @click.option("--max-len", type=click.IntRange(1), default=None, help="Tokens kept per review (imdb).")
+@click.option("--attention/--no-attention", default=None,
+              help="Decoder attends to the encoder states (seq2seq) [default: on].")
+@click.option("--beam", type=click.IntRange(1), default=None, help="Beam width, 1 = greedy (seq2seq).")
 @click.option("--seeds", type=click.IntRange(1), default=None,
               help="Runs to average, seeds --seed, --seed + 1, ... (cora) [default: the task's].")
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default=None,
@@ -107,6 +110,8 @@ def run(model, data, data_dir, epochs, lr, schedule, clip, seed, out, resume, sa
     except (train.CheckpointError, FloatingPointError, ValueError, RuntimeError) as e:
         raise click.ClickException(str(e)) from None
     click.echo(json.dumps(metrics))
+    if hasattr(task, "report"):          # figures a task draws from the trained model
+        task.report(params, out, lambda m: click.echo(m, err=True))
     if sample_length and hasattr(task, "sample"):
         rng = np.random.default_rng(seed)
         click.echo("--- sample (temperature 0.8) ---")
@@ -145,12 +150,16 @@ def sample(checkpoint, temperature, length, prime, seed):
 
 @main.command()
 @click.option("--checkpoint", required=True, type=click.Path(dir_okay=False),
-              help="checkpoint.npz written by minirnn run MODEL --data imdb.")
+              help="checkpoint.npz written by minirnn run MODEL --data imdb (or dates).")
 @click.argument("text", nargs=-1, required=True)
 def predict(checkpoint, text):
-    """Classify TEXT (a review) as positive or negative, with its probability."""
+    """Classify TEXT (a review) as positive or negative, or translate it (a date) to
+    ISO 8601; with the model's probability."""
     params, task = load_task(checkpoint, "predict")
-    label, p = task.predict(params, " ".join(text))
+    try:
+        label, p = task.predict(params, " ".join(text))
+    except ValueError as e:
+        raise click.ClickException(str(e)) from None
     click.echo(f"{label} {p:.3f}")
 
 

@@ -12,7 +12,7 @@ is ~1e-7 relative, larger than the differences being measured.
 """
 import numpy as np
 
-from . import birnn, elman, gcn, gru, lstm
+from . import attention, birnn, elman, gcn, gru, lstm
 
 
 def rel_error(a, b):
@@ -146,6 +146,61 @@ def gnn_problem(rng):
     return loss_and_grads, arrays
 
 
+def attention_problem(rng, kind):
+    """Attention over a padded batch (key lengths Tk, 2, 0: the last row has no key):
+    kind "dot" (scaled dot-product, q, k, v), "additive" or "multihead" (self-attention,
+    2 heads, causal). L = sum <o, R> with random R."""
+    Tq, Tk, B, d = 4, 5, 3, 4
+    lengths = np.array([Tk, 2, 0])
+    arrays = {"q": rng.standard_normal((Tq, B, d)), "k": rng.standard_normal((Tk, B, d)),
+              "v": rng.standard_normal((Tk, B, 3))}
+    if kind == "additive":
+        params = attention.additive_init(rng, d, d, 6, np.float64)
+    elif kind == "multihead":
+        params = attention.multihead_init(rng, d, np.float64)
+        arrays = {"x": rng.standard_normal((Tk, B, d))}
+    else:
+        params = {}
+    for p in params.values():
+        p += 0.3 * rng.standard_normal(p.shape)
+    arrays.update(params)
+    # q_i . b_k is the same for every key of row i, so softmax cancels it: dL/db_k = 0
+    # exactly, and a relative error against finite-difference noise means nothing.
+    arrays.pop("b_k", None)
+    R = rng.standard_normal({"dot": (Tq, B, 3), "additive": (Tq, B, 3), "multihead": (Tk, B, d)}[kind])
+
+    def loss_and_grads():
+        if kind == "multihead":
+            out, _, cache = attention.multihead_forward(params, arrays["x"], 2, lengths, causal=True)
+            dx, grads = attention.multihead_backward(R, cache)
+            return float((out * R).sum()), {**grads, "x": dx}
+        qkv = (arrays["q"], arrays["k"], arrays["v"])
+        if kind == "additive":
+            out, _, cache = attention.additive_forward(params, *qkv, lengths)
+            *dqkv, grads = attention.additive_backward(R, cache)
+        else:
+            out, _, cache = attention.dot_product_forward(*qkv, lengths)
+            dqkv, grads = attention.dot_product_backward(R, cache), {}
+        return float((out * R).sum()), {**grads, **dict(zip("qkv", dqkv))}
+    return loss_and_grads, arrays
+
+
+def seq2seq_problem(rng, attention=True, steps=11):
+    """The date translator's cross-entropy over its first ``steps`` outputs (3 inputs,
+    float64, tiny sizes): the decoder with or without attention, back into the encoder.
+    E_x is left out: its rows only gather the encoder's dx, checked by "birnn"."""
+    from .tasks import seq2seq                 # tasks import the concepts checked here
+    task = seq2seq.build(seq2seq.Settings(attention=attention, hidden=3, embed=2,
+                                          dtype="float64", train_size=3, val_size=0,
+                                          test_size=0))
+    params = task.init_params(rng)
+    for p in params.values():
+        p += rng.standard_normal(p.shape)      # away from init: peaked attention, large grads
+    inputs, lengths, targets = seq2seq.time_major_batch(task.train, np.arange(3))
+    arrays = {k: v for k, v in params.items() if k != "E_x"}
+    return lambda: task.loss_and_grads(params, inputs, lengths, targets[:steps]), arrays
+
+
 PROBLEMS = {
     "elman": lambda rng: cell_problem(elman, rng),
     "lstm": lambda rng: cell_problem(lstm, rng, states=("h0", "c0")),
@@ -155,4 +210,9 @@ PROBLEMS = {
     "birnn": birnn_problem,
     "gcn": gcn_problem,
     "gnn": gnn_problem,
+    "attention": lambda rng: attention_problem(rng, "multihead"),
+    "attention-dot": lambda rng: attention_problem(rng, "dot"),
+    "attention-additive": lambda rng: attention_problem(rng, "additive"),
+    "seq2seq": seq2seq_problem,
+    "seq2seq-no-attention": lambda rng: seq2seq_problem(rng, attention=False),
 }

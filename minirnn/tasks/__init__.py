@@ -7,7 +7,7 @@ docstring) or, for models fitted by EM or in closed form, an object with
 """
 from dataclasses import fields
 
-from . import charlm, forecast, gcn, hmm_tasks, sentiment, tracking
+from . import charlm, forecast, gcn, hmm_tasks, sentiment, seq2seq, tracking
 
 MODELS = {"hmm": "hidden Markov model, fitted by Baum-Welch (minirnn.hmm)",
           "lds": "linear dynamical system, Kalman filter and smoother (minirnn.lds)",
@@ -16,6 +16,7 @@ MODELS = {"hmm": "hidden Markov model, fitted by Baum-Welch (minirnn.hmm)",
           "gru": "gated recurrent unit (minirnn.gru)",
           "esn": "echo state network (minirnn.esn)",
           "ar": "linear autoregressive model AR(p) (minirnn.ar)",
+          "seq2seq": "BiGRU encoder, GRU decoder with attention (minirnn.attention)",
           "gcn": "graph convolutional network (minirnn.gcn)",
           }
 DATASETS = {"casino": "the dishonest casino: die rolls generated from the seed (HMM)",
@@ -24,6 +25,8 @@ DATASETS = {"casino": "the dishonest casino: die rolls generated from the seed (
             **{name: what for name, (what, *_) in forecast.SERIES.items()},
             "shakespeare": "Tiny Shakespeare, 1.1M characters (character language model)",
             "imdb": "IMDB movie reviews, 25k train / 25k test (sentiment)",
+            "dates": "written dates -> ISO 8601, generated from a seed (translation)",
+            "dates-long": "the same dates among filler words, inputs up to ~100 characters",
             "cora": "Cora citation graph, 2708 papers, Planetoid split (node classification)",
             }
 TASKS = {("hmm", "casino"): hmm_tasks,
@@ -34,6 +37,8 @@ TASKS = {("hmm", "casino"): hmm_tasks,
          ("lstm", "imdb"): sentiment,
          ("gru", "imdb"): sentiment,
          ("elman", "imdb"): sentiment,
+         ("seq2seq", "dates"): seq2seq,
+         ("seq2seq", "dates-long"): seq2seq,
          ("gcn", "cora"): gcn,
          }
 
@@ -63,9 +68,11 @@ def build(model, data, given, data_dir=None):
 
 def from_meta(meta):
     """Rebuild a task (without its data) from a checkpoint's meta, to sample or predict."""
-    module = {"charlm": charlm, "sentiment": sentiment}.get(meta.get("task"))
+    module = {"charlm": charlm, "sentiment": sentiment, "seq2seq": seq2seq}.get(meta.get("task"))
     if module is None:
         raise ValueError(f"checkpoint of unknown task {meta.get('task')!r}")
     settings = module.Settings(**{f.name: meta[f.name] for f in fields(module.Settings)})
+    if module is seq2seq:                      # its data is generated, not a vocabulary
+        return seq2seq.Seq2Seq(settings)
     task_class = charlm.CharLM if module is charlm else sentiment.Sentiment
     return task_class(settings, meta["vocab"])

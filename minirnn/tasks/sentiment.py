@@ -20,6 +20,7 @@ from ..data import imdb
 from ..layers import affine_backward, affine_forward, dropout_backward, dropout_forward, \
     embedding_backward, embedding_forward, log_softmax, max_pool_backward, \
     max_pool_forward, mean_pool_backward, mean_pool_forward, softmax_cross_entropy
+from .batching import LengthBucketed, time_major
 
 CELLS = {"lstm": lstm, "gru": gru, "elman": elman}
 LABELS = ("negative", "positive")
@@ -27,9 +28,7 @@ LABELS = ("negative", "positive")
 
 def time_major_batch(split, idx):
     """tokens (T, B) cut to the longest review of the batch, lengths (B,), labels (B,)."""
-    lengths = split.lengths[idx]
-    tokens = np.ascontiguousarray(split.tokens[idx, :max(int(lengths.max()), 1)].T)
-    return tokens, lengths, split.labels[idx]
+    return (*time_major(split.tokens, split.lengths, idx), split.labels[idx])
 
 
 @dataclass
@@ -56,9 +55,10 @@ def build(settings, data_dir=None):
     return Sentiment(settings, data.vocab, data)
 
 
-class Sentiment:
+class Sentiment(LengthBucketed):
     """The task ``minirnn run lstm --data imdb`` trains (see ``minirnn.train``)."""
 
+    batch_of = staticmethod(time_major_batch)      # batches: see LengthBucketed
     unit = "reviews"
     epochs, lr, schedule = 2, 4e-3, "linear"        # chosen on validation: docs/sentiment.rst
 
@@ -68,7 +68,6 @@ class Sentiment:
         self.s, self.vocab = settings, list(vocab)
         self.cell = CELLS[settings.model]
         self.dtype = np.dtype(settings.dtype)
-        self._batches, self._batches_epoch = None, None     # this epoch's, made once
         if data is not None:
             train_idx, val_idx = imdb.validation_split(data.train.movies,
                                                        settings.val_fraction, settings.split_seed)
@@ -92,23 +91,6 @@ class Sentiment:
         params["W_y"] = rng.uniform(-bound, bound, (self.features, 2)).astype(self.dtype)
         params["b_y"] = np.zeros(2, self.dtype)
         return params
-
-    # -- batches: length buckets, reshuffled each epoch from (split_seed, epoch) alone
-    def _epoch_batches(self, epoch):
-        if self._batches_epoch != epoch:
-            rng = np.random.default_rng([self.s.split_seed, epoch])
-            self._batches = imdb.bucket_batches(self.train.lengths, self.s.batch_size, rng)
-            self._batches_epoch = epoch
-        return self._batches
-
-    def num_batches(self, epoch):
-        return len(self._epoch_batches(epoch))
-
-    def batch(self, epoch, i):
-        return time_major_batch(self.train, self._epoch_batches(epoch)[i])
-
-    def initial_state(self):
-        return {}
 
     def forward(self, params, tokens, lengths, rng=None):
         """tokens (T, B) -> logits (B, 2); rng draws dropout masks (None: evaluation)."""
