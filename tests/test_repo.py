@@ -11,7 +11,7 @@ def readme_commands():
 
 def test_readme_has_exactly_two_setup_commands():
     install_and_run, install_and_test = readme_commands()
-    assert install_and_run.endswith("minirnn run elman --data shakespeare")
+    assert install_and_run.endswith("minirnn run lstm --data imdb")
     assert install_and_test.endswith("&& pytest")
 
 
