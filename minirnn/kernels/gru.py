@@ -15,7 +15,7 @@ import math
 import numpy as np
 from numba import cuda, njit
 
-from .common import flush_below, launch_config, require_gpu, transpose, twin
+from .common import flush, flush_below, launch_config, require_gpu, transpose, twin
 
 
 def _blend(z, n, h_prev):
@@ -112,13 +112,6 @@ def _blend_rows(gates_t, h_prev, lengths, t, h_t):
             h_t[b, j] = _blend_cpu(gates_t[b, H + j], gates_t[b, 2 * H + j], h_prev[b, j])
 
 
-@njit(cache=True, inline="always")
-def _flush(v, tiny):
-    """v, or 0 where |v| < tiny: keeps the gradients, and the products they enter, out
-    of the slow subnormal range (common.flush_below)."""
-    return v if abs(v) >= tiny else 0.0
-
-
 @njit(cache=True)
 def _backward_after_rows(g, dh_t, gates_t, m_t, h_prev, tiny, da_t, dc_t):
     """One reset-after step, all pointwise (eqs. 7-9): da_t = [dr_hat | dz_hat | dn_hat]
@@ -130,10 +123,10 @@ def _backward_after_rows(g, dh_t, gates_t, m_t, h_prev, tiny, da_t, dc_t):
             G = g[b, j] + dh_t[b, j]                              # eq. (7)
             dz_hat, dn_hat, Gz = _blend_backward_cpu(G, z, n, h_prev[b, j])
             dr_hat = _dsigmoid_cpu(dn_hat * m_t[b, j], r)         # eq. (9)
-            dr, dz, dn = _flush(dr_hat, tiny), _flush(dz_hat, tiny), _flush(dn_hat, tiny)
+            dr, dz, dn = flush(dr_hat, tiny), flush(dz_hat, tiny), flush(dn_hat, tiny)
             da_t[b, j], da_t[b, H + j], da_t[b, 2 * H + j] = dr, dz, dn
-            dc_t[b, j], dc_t[b, H + j], dc_t[b, 2 * H + j] = dr, dz, _flush(r * dn, tiny)
-            g[b, j] = _flush(Gz, tiny)
+            dc_t[b, j], dc_t[b, H + j], dc_t[b, 2 * H + j] = dr, dz, flush(r * dn, tiny)
+            g[b, j] = flush(Gz, tiny)
 
 
 @njit(cache=True)
@@ -145,8 +138,8 @@ def _backward_zn_rows(g, dh_t, gates_t, h_prev, tiny, da_t):
             G = g[b, j] + dh_t[b, j]                              # eq. (7)
             z, n = gates_t[b, H + j], gates_t[b, 2 * H + j]
             dz_hat, dn_hat, Gz = _blend_backward_cpu(G, z, n, h_prev[b, j])
-            da_t[b, H + j], da_t[b, 2 * H + j] = _flush(dz_hat, tiny), _flush(dn_hat, tiny)
-            g[b, j] = _flush(Gz, tiny)
+            da_t[b, H + j], da_t[b, 2 * H + j] = flush(dz_hat, tiny), flush(dn_hat, tiny)
+            g[b, j] = flush(Gz, tiny)
 
 
 @njit(cache=True)
@@ -156,8 +149,8 @@ def _backward_r_rows(ds, gates_t, h_prev, tiny, g, da_t):
     for b in range(B):
         for j in range(H):
             r = gates_t[b, j]
-            da_t[b, j] = _flush(_dsigmoid_cpu(ds[b, j] * h_prev[b, j], r), tiny)
-            g[b, j] = _flush(g[b, j] + ds[b, j] * r, tiny)
+            da_t[b, j] = flush(_dsigmoid_cpu(ds[b, j] * h_prev[b, j], r), tiny)
+            g[b, j] = flush(g[b, j] + ds[b, j] * r, tiny)
 
 
 def forward_cpu(xw, W_h, b_hn, h0, lengths, variant):
