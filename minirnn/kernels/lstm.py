@@ -105,19 +105,24 @@ def _peepholes(P, H, dtype):
     return np.zeros((3, H), dtype) if P is None else P
 
 
-def forward_cpu(xw, W_h, P, h0, c0, lengths):
-    """From xw = x W_x + b (T, B, 4H) and peepholes P (3, H) or None: h, c, tanh(c)
-    (T, B, H) and the gate activations (T, B, 4H) kept for the backward pass."""
+def forward_cpu(xw, W_h, P, h0, c0, lengths, store=True):
+    """From xw = x W_x + b (T, B, 4H) and peepholes P (3, H) or None: h (T, B, H) and,
+    with ``store``, c and tanh(c) (T, B, H) and the gate activations (T, B, 4H) kept for
+    the backward pass. Without it only h comes back, and the gates and cell states of
+    a step are overwritten two steps later: they stay small enough for the caches."""
     T, B, H4 = xw.shape
-    gates = np.empty_like(xw)
-    h, c, tc = (np.empty((T, B, H4 // 4), xw.dtype) for _ in range(3))
+    keep = T if store else 2                     # steps whose gates and cells are kept
+    gates = np.empty((keep, B, H4), xw.dtype)
+    c, tc = (np.empty((keep, B, H4 // 4), xw.dtype) for _ in range(2))
+    h = np.empty((T, B, H4 // 4), xw.dtype)
     P = _peepholes(P, H4 // 4, xw.dtype)
     h_prev, c_prev = h0, c0
     for t in range(T):
-        np.matmul(h_prev, W_h, out=gates[t])                      # eq. (1)
-        _cell_step(gates[t], xw[t], P, h_prev, c_prev, lengths, t, h[t], c[t], tc[t])
-        h_prev, c_prev = h[t], c[t]
-    return h, c, tc, gates
+        k = t % keep
+        np.matmul(h_prev, W_h, out=gates[k])                      # eq. (1)
+        _cell_step(gates[k], xw[t], P, h_prev, c_prev, lengths, t, h[t], c[k], tc[k])
+        h_prev, c_prev = h[t], c[k]
+    return (h, c, tc, gates) if store else (h,)
 
 
 def backward_cpu(dh, gates, c, tc, c0, W_h, P, lengths):
@@ -181,7 +186,7 @@ def _backward_dz_cuda(g_h, g_c, dh_t, gates_t, tc_t, c_prev, P, lengths, t, dz_t
     dz_t[b, j], dz_t[b, H + j], dz_t[b, 2 * H + j], dz_t[b, 3 * H + j] = dz_i, dz_f, dz_g, dz_o
 
 
-def forward_cuda(xw, W_h, P, h0, c0, lengths):
+def forward_cuda(xw, W_h, P, h0, c0, lengths, store=True):
     require_gpu()
     T, B, H4 = xw.shape
     H = H4 // 4
@@ -196,6 +201,8 @@ def forward_cuda(xw, W_h, P, h0, c0, lengths):
     for t in range(T):
         _forward_step_cuda[blocks, threads](d_xw[t], d_W, d_P, d_h[t], d_c[t], d_len, t,
                                             d_gates[t], d_c[t + 1], d_tc[t], d_h[t + 1])
+    if not store:                                # only h leaves the GPU
+        return (d_h[1:].copy_to_host(),)
     return (d_h[1:].copy_to_host(), d_c[1:].copy_to_host(), d_tc.copy_to_host(),
             d_gates.copy_to_host())
 
