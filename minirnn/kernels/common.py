@@ -94,7 +94,7 @@ overload(sigmoid, jit_options=dict(error_model="numpy"))(_by_precision(1))
 
 @njit(cache=True, inline="always")
 def flush(v, tiny):
-    """v, or 0 where |v| < tiny (see flush_below)."""
+    """v, or 0 where abs(v) < tiny (see flush_below)."""
     return v if abs(v) >= tiny else 0.0
 
 
