@@ -7,9 +7,9 @@ What is measured (see benchmarks/README.md for how to read it):
   full-length sequences, random h0 and c0), in float32 and float64, against
   ``torch.nn.LSTM`` (forward + ``backward(dh)``) holding the same weights:
   weight_ih_l0 = W_x.T, weight_hh_l0 = W_h.T, bias_ih_l0 = b, bias_hh_l0 = 0.
-* **Forward pass** = ``minirnn.lstm.forward`` alone against ``torch.nn.LSTM`` under
-  ``torch.no_grad()``. minirnn's forward always keeps the gates and cell states that
-  backward needs; torch's keeps nothing under no_grad.
+* **Forward pass** = ``minirnn.lstm.forward(..., backprop=False)`` alone against
+  ``torch.nn.LSTM`` under ``torch.no_grad()``: neither keeps anything for a backward
+  pass.
 * **Correctness first**: h, dx, dh0, dc0, dW_x, dW_h, db (and the forward pass's h) of
   minirnn are compared with PyTorch's before anything is timed; a mismatch aborts the
   run. Without PyTorch, h is checked against the NumPy loop of tests/reference/lstm.py.
@@ -54,7 +54,7 @@ def minirnn_train(params, x, h0, c0, dh):
 
 
 def minirnn_forward(params, x, h0, c0, dh):
-    return lstm.forward(params, x, h0, c0)[:1]
+    return lstm.forward(params, x, h0, c0, backprop=False)[:1]
 
 
 def reference_forward(params, x, h0, c0, dh):

@@ -45,12 +45,14 @@ def init(rng, D, H, dtype=np.float32, peephole=False):
     return params
 
 
-def forward(params, x, h0=None, c0=None, lengths=None, device="cpu"):
+def forward(params, x, h0=None, c0=None, lengths=None, device="cpu", backprop=True):
     """Run the LSTM over x (T, B, D) from h0, c0 (B, H) (zeros if None).
 
     Peepholes are used when ``params`` has p_i, p_f, p_o. ``lengths`` (B,) ends
     sequences early; their states then stay fixed, so h[-1] is every final state.
-    Returns h (T, B, H) and the cache for ``backward``.
+    Returns h (T, B, H) and the cache for ``backward``. With ``backprop=False``
+    (evaluation, prediction) nothing is kept for a backward pass: the cache is None,
+    h is the same, and the gates and cells of all steps are never stored.
     """
     W_x, W_h, b = params["W_x"], params["W_h"], params["b"]
     H = W_h.shape[0]
@@ -60,6 +62,8 @@ def forward(params, x, h0=None, c0=None, lengths=None, device="cpu"):
         raise ValueError(f"device: expected one of {sorted(kernels.KERNELS)}, got {device!r}")
     P = np.stack([params[k] for k in PEEPHOLES]) if PEEPHOLES[0] in params else None
     xw = (x.reshape(T * B, D) @ W_x + b).reshape(T, B, 4 * H)     # eq. (1), all t at once
+    if not backprop:
+        return kernels.KERNELS[device][0](xw, W_h, P, h0, c0, lengths, store=False)[0], None
     h, c, tc, gates = kernels.KERNELS[device][0](xw, W_h, P, h0, c0, lengths)
     return h, (x, h0, c0, h, c, tc, gates, P, lengths, params, device)
 

@@ -123,3 +123,11 @@ def test_bad_input(rng):
     x[0, 0, 0] = np.inf
     with pytest.raises(ValueError, match=r"x: non-finite value inf at index \(0, 0, 0\)"):
         lstm.forward(p, x)
+
+
+def test_forward_without_backprop_gives_the_same_h(rng):
+    p, x, h0, c0 = problem(rng, peephole=True)
+    lengths = np.array([7, 2, 0, 5])
+    h, cache = lstm.forward(p, x, h0, c0, lengths, backprop=False)
+    assert cache is None
+    assert np.array_equal(h, lstm.forward(p, x, h0, c0, lengths)[0])

@@ -15,7 +15,8 @@ import math
 import numpy as np
 from numba import cuda, njit
 
-from .common import flush_below, launch_config, require_gpu, transpose, twin
+from .common import (FAST, flush, flush_below, launch_config, require_gpu, sigmoid, tanh,
+                     transpose, twin)
 
 
 def _blend(z, n, h_prev):
@@ -43,62 +44,72 @@ _dsigmoid_cpu, _dsigmoid_gpu = twin(_dsigmoid)
 
 # ------------------------------------------------------------------------------- CPU
 
-@njit(cache=True)
-def _halve_rz(xw_t, gates_t):
-    """The r and z pre-activations, halved in place: sigma(a) = (1 + tanh(a / 2)) / 2
-    then costs one SIMD tanh over both gates (eqs. 1, 2)."""
-    B, H2 = gates_t.shape[0], gates_t.shape[1] * 2 // 3
-    for b in range(B):
-        for j in range(H2):
-            gates_t[b, j] = 0.5 * (gates_t[b, j] + xw_t[b, j])
+@njit(cache=True, inline="always")
+def _blocks(row, H):
+    """The three (H,) gate blocks [r | z | n] of a (3H,) row, as views: a loop that
+    stores into one view becomes SIMD code (see kernels/lstm.py, _cell_step)."""
+    return row[:H], row[H:2 * H], row[2 * H:]
 
 
-@njit(cache=True)
+@njit(**FAST)
+def _update_reset(xw_t, gates_t):
+    """r and z (eqs. 1, 2) in place, from h_{t-1} W_hr and h_{t-1} W_hz in gates_t."""
+    for b in range(gates_t.shape[0]):
+        r, z, _ = _blocks(gates_t[b], gates_t.shape[1] // 3)
+        a_r, a_z, _ = _blocks(xw_t[b], gates_t.shape[1] // 3)
+        for j in range(r.size):
+            r[j] = sigmoid(r[j] + a_r[j])
+        for j in range(z.size):
+            z[j] = sigmoid(z[j] + a_z[j])
+
+
+@njit(**FAST)
 def _reset_after(xw_t, b_hn, gates_t, m_t):
-    """r, z from their tanh (eqs. 1, 2); m_t = h_{t-1} W_hn + b_hn; n's pre-activation
-    a^n + r m_t (eq. 3) into the n block, where h_{t-1} W_hn was."""
-    B, H = m_t.shape
-    for b in range(B):
-        for j in range(2 * H):
-            gates_t[b, j] = 0.5 + 0.5 * gates_t[b, j]
-        for j in range(H):
-            m_t[b, j] = gates_t[b, 2 * H + j] + b_hn[j]
-            gates_t[b, 2 * H + j] = xw_t[b, 2 * H + j] + gates_t[b, j] * m_t[b, j]
+    """r, z (eqs. 1, 2); m_t = h_{t-1} W_hn + b_hn; n = tanh(a^n + r m_t) (eq. 3) in
+    the n block, where h_{t-1} W_hn was."""
+    _update_reset(xw_t, gates_t)
+    for b in range(m_t.shape[0]):
+        r, _, n = _blocks(gates_t[b], m_t.shape[1])
+        m, a_n = m_t[b], xw_t[b, 2 * m_t.shape[1]:]
+        for j in range(m.size):
+            m[j] = n[j] + b_hn[j]
+        for j in range(n.size):
+            n[j] = tanh(a_n[j] + r[j] * m[j])
 
 
-@njit(cache=True)
-def _reset_before(h_prev, gates_t, m_t):
-    """r, z from their tanh (eqs. 1, 2); m_t = s_t = r * h_{t-1}, the input of W_hn (eq. 4)."""
-    B, H = m_t.shape
-    for b in range(B):
-        for j in range(2 * H):
-            gates_t[b, j] = 0.5 + 0.5 * gates_t[b, j]
-        for j in range(H):
+@njit(**FAST)
+def _reset_before(xw_t, h_prev, gates_t, m_t):
+    """r, z (eqs. 1, 2); m_t = s_t = r * h_{t-1}, the input of W_hn (eq. 4)."""
+    _update_reset(xw_t, gates_t)
+    for b in range(m_t.shape[0]):
+        for j in range(m_t.shape[1]):
             m_t[b, j] = gates_t[b, j] * h_prev[b, j]
+
+
+@njit(**FAST)
+def _candidate_before(xw_t, gates_t):
+    """n = tanh(a^n + s_t W_hn) (eq. 4), from s_t W_hn in the n block."""
+    H = gates_t.shape[1] // 3
+    for b in range(gates_t.shape[0]):
+        _, _, n = _blocks(gates_t[b], H)
+        a_n = xw_t[b, 2 * H:]
+        for j in range(H):
+            n[j] = tanh(n[j] + a_n[j])
 
 
 def _gates_after(xw_t, W_h, b_hn, h_prev, gates_t, m_t):
     """r, z, n of one reset-after step (eqs. 1-3) into gates_t (B, 3H)."""
-    H = m_t.shape[1]
-    rz, n = gates_t[:, :2 * H], gates_t[:, 2 * H:]
     np.matmul(h_prev, W_h, out=gates_t)          # h_{t-1} W_h for all three gates: one GEMM
-    _halve_rz(xw_t, gates_t)
-    np.tanh(rz, out=rz)                          # the tanh(a / 2) of eqs. (1), (2)
     _reset_after(xw_t, b_hn, gates_t, m_t)
-    np.tanh(n, out=n)                                             # eq. (3)
 
 
 def _gates_before(xw_t, W_h, h_prev, gates_t, m_t):
     """r, z, n of one reset-before step (eqs. 1, 2, 4) into gates_t (B, 3H)."""
     H = m_t.shape[1]
-    rz, n = gates_t[:, :2 * H], gates_t[:, 2 * H:]
-    np.matmul(h_prev, W_h[:, :2 * H], out=rz)
-    _halve_rz(xw_t, gates_t)
-    np.tanh(rz, out=rz)                          # the tanh(a / 2) of eqs. (1), (2)
-    _reset_before(h_prev, gates_t, m_t)
-    np.matmul(m_t, W_h[:, 2 * H:], out=n)        # waits for r: a second GEMM per step
-    n += xw_t[:, 2 * H:]
-    np.tanh(n, out=n)                                             # eq. (4)
+    np.matmul(h_prev, W_h[:, :2 * H], out=gates_t[:, :2 * H])
+    _reset_before(xw_t, h_prev, gates_t, m_t)
+    np.matmul(m_t, W_h[:, 2 * H:], out=gates_t[:, 2 * H:])   # waits for r: a second GEMM
+    _candidate_before(xw_t, gates_t)
 
 
 @njit(cache=True)
@@ -112,41 +123,36 @@ def _blend_rows(gates_t, h_prev, lengths, t, h_t):
             h_t[b, j] = _blend_cpu(gates_t[b, H + j], gates_t[b, 2 * H + j], h_prev[b, j])
 
 
-@njit(cache=True, inline="always")
-def _flush(v, tiny):
-    """v, or 0 where |v| < tiny: keeps the gradients, and the products they enter, out
-    of the slow subnormal range (common.flush_below)."""
-    return v if abs(v) >= tiny else 0.0
-
-
-@njit(cache=True)
+@njit(**FAST)
 def _backward_after_rows(g, dh_t, gates_t, m_t, h_prev, tiny, da_t, dc_t):
     """One reset-after step, all pointwise (eqs. 7-9): da_t = [dr_hat | dz_hat | dn_hat]
     and dc_t = [dr_hat | dz_hat | r dn_hat]; g becomes G z, for dc_t W_h^T to add to."""
     B, H = g.shape
     for b in range(B):
+        r, z, n = _blocks(gates_t[b], H)
+        da_r, da_z, da_n = _blocks(da_t[b], H)
+        dc_r, dc_z, dc_n = _blocks(dc_t[b], H)
         for j in range(H):
-            r, z, n = gates_t[b, j], gates_t[b, H + j], gates_t[b, 2 * H + j]
             G = g[b, j] + dh_t[b, j]                              # eq. (7)
-            dz_hat, dn_hat, Gz = _blend_backward_cpu(G, z, n, h_prev[b, j])
-            dr_hat = _dsigmoid_cpu(dn_hat * m_t[b, j], r)         # eq. (9)
-            dr, dz, dn = _flush(dr_hat, tiny), _flush(dz_hat, tiny), _flush(dn_hat, tiny)
-            da_t[b, j], da_t[b, H + j], da_t[b, 2 * H + j] = dr, dz, dn
-            dc_t[b, j], dc_t[b, H + j], dc_t[b, 2 * H + j] = dr, dz, _flush(r * dn, tiny)
-            g[b, j] = _flush(Gz, tiny)
+            dz_hat, dn_hat, Gz = _blend_backward_cpu(G, z[j], n[j], h_prev[b, j])
+            dr_hat = _dsigmoid_cpu(dn_hat * m_t[b, j], r[j])      # eq. (9)
+            da_r[j], da_z[j], da_n[j] = flush(dr_hat, tiny), flush(dz_hat, tiny), flush(dn_hat, tiny)
+            dc_r[j], dc_z[j], dc_n[j] = da_r[j], da_z[j], flush(r[j] * da_n[j], tiny)
+            g[b, j] = flush(Gz, tiny)
 
 
-@njit(cache=True)
+@njit(**FAST)
 def _backward_zn_rows(g, dh_t, gates_t, h_prev, tiny, da_t):
     """Reset-before, eqs. 7-8: the z and n blocks of da_t; g becomes G z."""
     B, H = g.shape
     for b in range(B):
+        _, z, n = _blocks(gates_t[b], H)
+        _, da_z, da_n = _blocks(da_t[b], H)
         for j in range(H):
             G = g[b, j] + dh_t[b, j]                              # eq. (7)
-            z, n = gates_t[b, H + j], gates_t[b, 2 * H + j]
-            dz_hat, dn_hat, Gz = _blend_backward_cpu(G, z, n, h_prev[b, j])
-            da_t[b, H + j], da_t[b, 2 * H + j] = _flush(dz_hat, tiny), _flush(dn_hat, tiny)
-            g[b, j] = _flush(Gz, tiny)
+            dz_hat, dn_hat, Gz = _blend_backward_cpu(G, z[j], n[j], h_prev[b, j])
+            da_z[j], da_n[j] = flush(dz_hat, tiny), flush(dn_hat, tiny)
+            g[b, j] = flush(Gz, tiny)
 
 
 @njit(cache=True)
@@ -156,8 +162,8 @@ def _backward_r_rows(ds, gates_t, h_prev, tiny, g, da_t):
     for b in range(B):
         for j in range(H):
             r = gates_t[b, j]
-            da_t[b, j] = _flush(_dsigmoid_cpu(ds[b, j] * h_prev[b, j], r), tiny)
-            g[b, j] = _flush(g[b, j] + ds[b, j] * r, tiny)
+            da_t[b, j] = flush(_dsigmoid_cpu(ds[b, j] * h_prev[b, j], r), tiny)
+            g[b, j] = flush(g[b, j] + ds[b, j] * r, tiny)
 
 
 def forward_cpu(xw, W_h, b_hn, h0, lengths, variant):
@@ -203,7 +209,7 @@ def backward_cpu(dh, h0, h, gates, m, W_h, variant):
 
 @cuda.jit(device=True)
 def _sigmoid_gpu(a):
-    return 0.5 + 0.5 * math.tanh(0.5 * a)        # the CPU's form too (_halve_rz)
+    return 0.5 + 0.5 * math.tanh(0.5 * a)        # the CPU's form too (common.sigmoid)
 
 
 @cuda.jit(device=True)

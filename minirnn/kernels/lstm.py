@@ -2,16 +2,17 @@
 
 Equation numbers refer to ``docs/lstm.rst``; the recipe is kernels/common.py's.
 Gate columns are ordered [i | f | g | o] as in PyTorch, so ``z[:, q*H + j]`` is gate q
-of unit j. On the CPU one SIMD tanh serves all four gates at once, through
-sigma(x) = (1 + tanh(x / 2)) / 2: the block is scaled by (1/2, 1/2, 1, 1/2) first.
+of unit j. On the CPU a step is one BLAS product, h_{t-1} W_h for all four gates, and
+one fused Numba loop for everything else (eqs. 1-6), with common.py's SIMD tanh and
+sigmoid; the backward step likewise (eqs. 7-11).
 """
 import math
 
 import numpy as np
 from numba import cuda, njit
 
-from .common import (flush_below, launch_config, require_gpu, state_gradient_cuda, transpose,
-                     twin)
+from .common import (FAST, flush, flush_below, launch_config, require_gpu, sigmoid,
+                     state_gradient_cuda, tanh, transpose, twin)
 
 I, F, G, O = range(4)
 
@@ -33,85 +34,95 @@ _unit_backward_cpu, _unit_backward_gpu = twin(_unit_backward)
 
 # ------------------------------------------------------------------------------- CPU
 
-def _gate_scale(H, dtype):
-    """(4H,) factors that turn tanh into sigma on the i, f, o blocks (eq. 3)."""
-    s = np.full(4 * H, 0.5, dtype)
-    s[G * H:(G + 1) * H] = 1.0
-    return s
+def _blocks(row, H):
+    """The four (H,) gate blocks [i | f | g | o] of a (4H,) row, as views."""
+    return row[:H], row[H:2 * H], row[2 * H:3 * H], row[3 * H:]
 
 
-@njit(cache=True)
-def _cell_step(u, c_prev, lengths, t, c_t):
-    """u = tanh(scaled z) -> gates i, f, g, o in place (eq. 3); c_t (eqs. 4, 6)."""
+_blocks = njit(cache=True, inline="always")(_blocks)
+
+
+@njit(**FAST)
+def _cell_step(z, xw_t, P, h_prev, c_prev, lengths, t, h_t, c_t, tc_t):
+    """From z = h_{t-1} W_h (B, 4H): the gates i, f, g, o in its place (eqs. 1-3), and
+    c_t, tanh(c_t), h_t (eqs. 4-5); padded rows keep h_{t-1}, c_{t-1} (eq. 6).
+
+    One loop per equation over the units of a row: a loop that stores into one block
+    of a row is what LLVM turns into SIMD code (stores into several blocks of the same
+    array, at offsets it cannot compare, keep it scalar)."""
     B, H = c_t.shape
     for b in range(B):
-        if t >= lengths[b]:
-            c_t[b] = c_prev[b]                                    # eq. (6)
+        if t >= lengths[b]:                                       # eq. (6)
+            h_t[b], c_t[b], tc_t[b] = h_prev[b], c_prev[b], 0.0
             continue
+        i, f, g, o = _blocks(z[b], H)
+        a_i, a_f, a_g, a_o = _blocks(xw_t[b], H)
+        cp, c, tc, h = c_prev[b], c_t[b], tc_t[b], h_t[b]
+        for j in range(H):                                        # eqs. (1)-(3)
+            i[j] = sigmoid(i[j] + a_i[j] + P[0, j] * cp[j])
         for j in range(H):
-            i = 0.5 + 0.5 * u[b, j]
-            f = 0.5 + 0.5 * u[b, H + j]
-            o = 0.5 + 0.5 * u[b, 3 * H + j]
-            u[b, j], u[b, H + j], u[b, 3 * H + j] = i, f, o
-            c_t[b, j] = f * c_prev[b, j] + i * u[b, 2 * H + j]    # eq. (4)
-
-
-@njit(cache=True)
-def _hidden_step(gates_t, tc_t, h_prev, lengths, t, h_t):
-    """h_t = o * tanh(c_t) (eq. 5); padded rows keep h_{t-1} (eq. 6)."""
-    B, H = h_t.shape
-    for b in range(B):
+            f[j] = sigmoid(f[j] + a_f[j] + P[1, j] * cp[j])
         for j in range(H):
-            h_t[b, j] = gates_t[b, 3 * H + j] * tc_t[b, j] if t < lengths[b] else h_prev[b, j]
+            g[j] = tanh(g[j] + a_g[j])
+        for j in range(H):
+            o[j] = sigmoid(o[j] + a_o[j] + P[2, j] * cp[j])
+        for j in range(H):
+            c[j] = f[j] * cp[j] + i[j] * g[j]                     # eq. (4)
+        for j in range(H):
+            tc[j] = tanh(c[j])
+        for j in range(H):
+            h[j] = o[j] * tc[j]                                   # eq. (5)
 
 
-@njit(cache=True)
+@njit(**FAST)
 def _backward_step(g_h, g_c, dh_t, gates_t, tc_t, c_prev, P, lengths, t, tiny, dz_t):
     """dz_t (B, 4H) from eqs. 7-9; g_c becomes the gradient at c_{t-1} (eq. 10); g_h
     is cleared on active rows, for dz_t W_h^T to refill (eq. 11). Padded rows pass
     both gradients through unchanged and have dz_t = 0. |values| < tiny become 0
-    (common.flush_below)."""
+    (common.flush_below). The gate blocks are taken as separate views: one loop then
+    stores into four blocks of dz_t and still becomes SIMD code."""
     B, H = g_h.shape
     for b in range(B):
-        active = t < lengths[b]
+        if t >= lengths[b]:
+            for j in range(H):
+                g_h[b, j] += dh_t[b, j]
+            dz_t[b] = 0.0
+            continue
+        i, f, g, o = _blocks(gates_t[b], H)
+        dz_i, dz_f, dz_g, dz_o = _blocks(dz_t[b], H)
+        gh, gc, dh, tc, cp = g_h[b], g_c[b], dh_t[b], tc_t[b], c_prev[b]
         for j in range(H):
-            G_h = g_h[b, j] + dh_t[b, j]
-            if not active:
-                g_h[b, j] = G_h
-                for q in range(4):
-                    dz_t[b, q * H + j] = 0.0
-                continue
-            dz_i, dz_f, dz_g, dz_o, g_c_prev = _unit_backward_cpu(
-                G_h, g_c[b, j], gates_t[b, j], gates_t[b, H + j], gates_t[b, 2 * H + j],
-                gates_t[b, 3 * H + j], tc_t[b, j], c_prev[b, j], P[0, j], P[1, j], P[2, j])
-            g_c[b, j] = g_c_prev if abs(g_c_prev) >= tiny else 0.0
-            for q, dz in enumerate((dz_i, dz_f, dz_g, dz_o)):
-                dz_t[b, q * H + j] = dz if abs(dz) >= tiny else 0.0
-            g_h[b, j] = 0.0
+            di, df, dg, do, gc_prev = _unit_backward_cpu(gh[j] + dh[j], gc[j], i[j], f[j], g[j],
+                                                         o[j], tc[j], cp[j], P[0, j], P[1, j],
+                                                         P[2, j])
+            dz_i[j], dz_f[j], dz_g[j], dz_o[j] = (flush(di, tiny), flush(df, tiny),
+                                                  flush(dg, tiny), flush(do, tiny))
+            gc[j], gh[j] = flush(gc_prev, tiny), 0.0
 
 
-def forward_cpu(xw, W_h, P, h0, c0, lengths):
-    """From xw = x W_x + b (T, B, 4H) and peepholes P (3, H) or None: h, c, tanh(c)
-    (T, B, H) and the gate activations (T, B, 4H) kept for the backward pass."""
+def _peepholes(P, H, dtype):
+    """P (3, H), or zeros without peepholes: one kernel serves both."""
+    return np.zeros((3, H), dtype) if P is None else P
+
+
+def forward_cpu(xw, W_h, P, h0, c0, lengths, store=True):
+    """From xw = x W_x + b (T, B, 4H) and peepholes P (3, H) or None: h (T, B, H) and,
+    with ``store``, c and tanh(c) (T, B, H) and the gate activations (T, B, 4H) kept for
+    the backward pass. Without it only h comes back, and the gates and cell states of
+    a step are overwritten two steps later: they stay small enough for the caches."""
     T, B, H4 = xw.shape
-    H = H4 // 4
-    gates = np.empty_like(xw)
-    h, c, tc = (np.empty((T, B, H), xw.dtype) for _ in range(3))
-    scale = _gate_scale(H, xw.dtype)
+    keep = T if store else 2                     # steps whose gates and cells are kept
+    gates = np.empty((keep, B, H4), xw.dtype)
+    c, tc = (np.empty((keep, B, H4 // 4), xw.dtype) for _ in range(2))
+    h = np.empty((T, B, H4 // 4), xw.dtype)
+    P = _peepholes(P, H4 // 4, xw.dtype)
     h_prev, c_prev = h0, c0
     for t in range(T):
-        z = np.matmul(h_prev, W_h, out=gates[t])                  # eq. (1)
-        z += xw[t]
-        if P is not None:                                         # eq. (2)
-            for q, block in enumerate((I, F, O)):
-                z[:, block * H:(block + 1) * H] += c_prev * P[q]
-        z *= scale
-        np.tanh(z, out=z)                                         # eq. (3), all gates
-        _cell_step(z, c_prev, lengths, t, c[t])
-        np.tanh(c[t], out=tc[t])
-        _hidden_step(z, tc[t], h_prev, lengths, t, h[t])
-        h_prev, c_prev = h[t], c[t]
-    return h, c, tc, gates
+        k = t % keep
+        np.matmul(h_prev, W_h, out=gates[k])                      # eq. (1)
+        _cell_step(gates[k], xw[t], P, h_prev, c_prev, lengths, t, h[t], c[k], tc[k])
+        h_prev, c_prev = h[t], c[k]
+    return (h, c, tc, gates) if store else (h,)
 
 
 def backward_cpu(dh, gates, c, tc, c0, W_h, P, lengths):
@@ -119,7 +130,7 @@ def backward_cpu(dh, gates, c, tc, c0, W_h, P, lengths):
     T, B, H = dh.shape
     dz = np.empty_like(gates)
     g_h, g_c = np.zeros((B, H), dh.dtype), np.zeros((B, H), dh.dtype)
-    P = np.zeros((3, H), dh.dtype) if P is None else P
+    P = _peepholes(P, H, dh.dtype)
     tiny, W_hT = flush_below(dh.dtype), transpose(W_h)
     for t in range(T - 1, -1, -1):
         c_prev = c[t - 1] if t else c0
@@ -175,7 +186,7 @@ def _backward_dz_cuda(g_h, g_c, dh_t, gates_t, tc_t, c_prev, P, lengths, t, dz_t
     dz_t[b, j], dz_t[b, H + j], dz_t[b, 2 * H + j], dz_t[b, 3 * H + j] = dz_i, dz_f, dz_g, dz_o
 
 
-def forward_cuda(xw, W_h, P, h0, c0, lengths):
+def forward_cuda(xw, W_h, P, h0, c0, lengths, store=True):
     require_gpu()
     T, B, H4 = xw.shape
     H = H4 // 4
@@ -190,6 +201,8 @@ def forward_cuda(xw, W_h, P, h0, c0, lengths):
     for t in range(T):
         _forward_step_cuda[blocks, threads](d_xw[t], d_W, d_P, d_h[t], d_c[t], d_len, t,
                                             d_gates[t], d_c[t + 1], d_tc[t], d_h[t + 1])
+    if not store:                                # only h leaves the GPU
+        return (d_h[1:].copy_to_host(),)
     return (d_h[1:].copy_to_host(), d_c[1:].copy_to_host(), d_tc.copy_to_host(),
             d_gates.copy_to_host())
 

@@ -1,0 +1,64 @@
+"""kernels/common.py's tanh and sigmoid (the ones CPU kernels call) against NumPy's."""
+import numpy as np
+import pytest
+from numba import njit
+
+from minirnn.kernels.common import FAST, sigmoid, tanh
+
+
+@njit(**FAST)
+def _tanh_all(x, out):
+    for k in range(x.size):
+        out[k] = tanh(x[k])
+
+
+@njit(**FAST)
+def _sigmoid_all(x, out):
+    for k in range(x.size):
+        out[k] = sigmoid(x[k])
+
+
+def ulps(got, want, dtype):
+    """|got - want| in units of the last place of want (in dtype)."""
+    spacing = np.spacing(np.maximum(np.abs(want), np.finfo(dtype).tiny).astype(dtype))
+    return np.abs(got.astype(np.float64) - want) / spacing
+
+
+def grid(dtype):
+    """Dense over the range where tanh is not yet +-1, log-spaced near 0, and beyond."""
+    small = np.geomspace(np.finfo(dtype).tiny, 1, 20_001)
+    x = np.concatenate([np.linspace(-25, 25, 200_001), small, -small, [0.0, 1e30, -1e30]])
+    return x.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_tanh_within_4_ulp_of_numpy(dtype):
+    x = grid(dtype)
+    got = np.empty_like(x)
+    _tanh_all(x, got)
+    assert got.dtype == dtype
+    assert ulps(got, np.tanh(x.astype(np.float64)), dtype).max() <= 4
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_matches_its_definition(dtype):
+    x = grid(dtype)
+    got = np.empty_like(x)
+    _sigmoid_all(x, got)
+    with np.errstate(over="ignore"):                  # e^{-x} = inf gives sigma = 0
+        want = 1 / (1 + np.exp(-x.astype(np.float64)))
+    assert np.abs(got - want).max() <= 4 * np.finfo(dtype).eps
+
+
+def test_special_values():
+    x = np.array([np.inf, -np.inf, np.nan, -0.0, 0.0])
+    t, s = np.empty_like(x), np.empty_like(x)
+    _tanh_all(x, t)
+    _sigmoid_all(x, s)
+    assert np.array_equal(t[:2], [1.0, -1.0]) and np.isnan(t[2]) and np.all(t[3:] == 0)
+    assert np.array_equal(s[:2], [1.0, 0.0]) and np.isnan(s[2]) and np.all(s[3:] == 0.5)
+
+
+def test_python_call_says_where_it_belongs():
+    with pytest.raises(TypeError, match="np.tanh"):
+        tanh(0.5)
