@@ -201,14 +201,19 @@ def gradflow(T, steps, seed, plot):
 
 
 @main.command(context_settings={"ignore_unknown_options": True})
-@click.argument("model", metavar="MODEL", type=click.Choice(sorted(tasks.MODELS)))
+@click.argument("name", metavar="NAME")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def bench(model, args):
-    """Time MODEL's kernels against NumPy (and PyTorch if installed); ARGS go to the script."""
-    script = BENCHMARKS / f"{model}.py"
-    if not script.is_file():
-        raise click.ClickException(f"{script} not found: benchmarks ship with the source "
+def bench(name, args):
+    """Time NAME's kernels (benchmarks/NAME.py: lstm, hmm, attention, ...) against NumPy and
+    the reference libraries; ARGS go to the script."""
+    if not BENCHMARKS.is_dir():
+        raise click.ClickException(f"{BENCHMARKS} not found: benchmarks ship with the source "
                                    "checkout (git clone), not with an installed wheel")
-    sys.exit(subprocess.call([sys.executable, str(script), *args]))
+    scripts = sorted(p.stem for p in BENCHMARKS.glob("*.py") if p.stem != "timing")
+    if name not in scripts:
+        raise click.UsageError(f"no benchmark {name!r}; available: {', '.join(scripts)}")
+    sys.exit(subprocess.call([sys.executable, str(BENCHMARKS / f"{name}.py"), *args]))
+
+
 if __name__ == "__main__":
     main(prog_name="minirnn")

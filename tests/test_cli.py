@@ -39,6 +39,16 @@ def test_unknown_model_or_data_exits_2_listing_the_choices(args, valid):
     assert result.exit_code == 2 and "Invalid value" in result.output and valid in result.output
 
 
+def test_bench_of_an_unknown_name_exits_2_listing_the_scripts():
+    result = invoke("bench", "nope")
+    assert result.exit_code == 2 and "attention" in result.output and "hmm" in result.output
+
+
+def test_list_gives_each_task_a_title_not_a_module():
+    out = invoke("list").output
+    assert "module" not in out and "Sentiment of IMDB reviews" in out
+
+
 def test_gradcheck_prints_each_parameter_and_passes():
     result = invoke("gradcheck", "elman")
     assert result.exit_code == 0, result.output
