@@ -51,6 +51,7 @@ def _backward_step(g, dh_t, h_t, lengths, t, act, tiny, da_t):
     for b in range(B):
         active = t < lengths[b]
         for j in range(H):
+            # BEGIN SOLUTION eqs. (4)-(5) of docs/elman.rst: G_t and da_t
             G = g[b, j] + dh_t[b, j]                              # eq. (4)
             if active:
                 da = G * _dphi_cpu(h_t[b, j], act)                # eq. (5)
@@ -59,6 +60,7 @@ def _backward_step(g, dh_t, h_t, lengths, t, act, tiny, da_t):
             else:
                 da_t[b, j] = 0.0
                 g[b, j] = G
+            # END SOLUTION
 
 
 def forward_cpu(xw, W_h, h0, lengths, act):
@@ -66,6 +68,7 @@ def forward_cpu(xw, W_h, h0, lengths, act):
     h = np.empty_like(xw)
     h_prev = h0
     for t in range(xw.shape[0]):
+        # BEGIN SOLUTION eqs. (1)-(3) of docs/elman.rst: a_t and h_t
         a = np.matmul(h_prev, W_h, out=h[t])                      # eq. (1)
         a += xw[t]
         if act == TANH:                                           # eq. (2)
@@ -73,6 +76,7 @@ def forward_cpu(xw, W_h, h0, lengths, act):
         else:
             np.maximum(a, 0, out=a)
         _keep_padded(h[t], h_prev, lengths, t)                    # eq. (3)
+        # END SOLUTION
         h_prev = h[t]
     return h
 

@@ -58,6 +58,7 @@ def _cell_step(z, xw_t, P, h_prev, c_prev, lengths, t, h_t, c_t, tc_t):
         i, f, g, o = _blocks(z[b], H)
         a_i, a_f, a_g, a_o = _blocks(xw_t[b], H)
         cp, c, tc, h = c_prev[b], c_t[b], tc_t[b], h_t[b]
+        # BEGIN SOLUTION eqs. (1)-(5) of docs/lstm.rst: gates, cell state c_t, h_t
         for j in range(H):                                        # eqs. (1)-(3)
             i[j] = sigmoid(i[j] + a_i[j] + P[0, j] * cp[j])
         for j in range(H):
@@ -72,6 +73,7 @@ def _cell_step(z, xw_t, P, h_prev, c_prev, lengths, t, h_t, c_t, tc_t):
             tc[j] = tanh(c[j])
         for j in range(H):
             h[j] = o[j] * tc[j]                                   # eq. (5)
+        # END SOLUTION
 
 
 @njit(**FAST)
@@ -92,12 +94,14 @@ def _backward_step(g_h, g_c, dh_t, gates_t, tc_t, c_prev, P, lengths, t, tiny, d
         dz_i, dz_f, dz_g, dz_o = _blocks(dz_t[b], H)
         gh, gc, dh, tc, cp = g_h[b], g_c[b], dh_t[b], tc_t[b], c_prev[b]
         for j in range(H):
+            # BEGIN SOLUTION eqs. (7)-(10) of docs/lstm.rst: dz of the gates, dL/dc_{t-1}
             di, df, dg, do, gc_prev = _unit_backward_cpu(gh[j] + dh[j], gc[j], i[j], f[j], g[j],
                                                          o[j], tc[j], cp[j], P[0, j], P[1, j],
                                                          P[2, j])
             dz_i[j], dz_f[j], dz_g[j], dz_o[j] = (flush(di, tiny), flush(df, tiny),
                                                   flush(dg, tiny), flush(do, tiny))
             gc[j], gh[j] = flush(gc_prev, tiny), 0.0
+            # END SOLUTION
 
 
 def _peepholes(P, H, dtype):
