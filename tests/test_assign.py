@@ -94,11 +94,15 @@ def test_every_concept_has_a_region_in_the_project(concept):
     assert sum(counts) >= 1
 
 
-# Called in the student copy: each must raise the NotImplementedError of its first region.
+# Called in the student copy: each forward (and the BPTT kernels) must raise the
+# NotImplementedError of the first region it reaches.
 CALLS = textwrap.dedent('''\
     import numpy as np
     from minirnn import attention, elman, esn, gcn, gru, hmm, lds, lstm
+    from minirnn import kernels as K
+    import minirnn.kernels.attention, minirnn.kernels.elman, minirnn.kernels.gru, minirnn.kernels.lstm
     rng = np.random.default_rng(0)
+    z, n = lambda *shape: np.zeros(shape), np.full(2, 3, np.int64)    # 2 sequences of 3 steps
     x = rng.standard_normal((3, 2, 4))
     q = rng.standard_normal((2, 2, 4))
     A_hat = gcn.normalized_adjacency(np.array([[0, 1], [1, 2]]), 3)
@@ -113,6 +117,12 @@ CALLS = textwrap.dedent('''\
         "esn": lambda: esn.fit_readout(rng.standard_normal((5, 3)), rng.standard_normal((5, 1)), 1e-3),
         "attention": lambda: attention.dot_product_forward(q, q, q),
         "gcn": lambda: gcn.forward(gcn.init(rng, [4, 2], np.float64), A_hat, rng.standard_normal((3, 4))),
+        "elman-bptt": lambda: K.elman.backward_cpu(z(3, 2, 2), z(3, 2, 2), z(2, 2), n, 0),
+        "lstm-bptt": lambda: K.lstm.backward_cpu(z(3, 2, 2), z(3, 2, 8), z(3, 2, 2), z(3, 2, 2),
+                                                 z(2, 2), z(2, 8), None, n),
+        "gru-bptt": lambda: K.gru.backward_cpu(z(3, 2, 2), z(2, 2), z(3, 2, 2), z(3, 2, 6),
+                                               z(3, 2, 2), z(2, 6), "after"),
+        "softmax-backward": lambda: K.attention.softmax_backward_cpu(z(1, 2, 2), z(1, 2, 2), z(1, 2, 2)),
     }
     for name, call in calls.items():
         try:
@@ -131,6 +141,10 @@ EXPECTED = {
     "esn": "minirnn/esn.py: implement eq. (6) of docs/esn.rst",
     "attention": "minirnn/attention.py: implement eq. (1) of docs/attention.rst",
     "gcn": "minirnn/gcn.py: implement eq. (6) of docs/gcn.rst",
+    "elman-bptt": "minirnn/kernels/elman.py: implement eqs. (4)-(5) of docs/elman.rst",
+    "lstm-bptt": "minirnn/kernels/lstm.py: implement eqs. (7)-(10) of docs/lstm.rst",
+    "gru-bptt": "minirnn/kernels/gru.py: implement eqs. (7)-(9) of docs/gru.rst",
+    "softmax-backward": "minirnn/kernels/attention.py: implement eq. (7) of docs/attention.rst",
 }
 
 
