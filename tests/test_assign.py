@@ -148,8 +148,8 @@ EXPECTED = {
 }
 
 
-def _python(copy, *args):
-    env = {**os.environ, "PYTHONPATH": str(copy), "NUMBA_CACHE_DIR": str(copy / ".numba")}
+def _python(copy, *args, **environ):
+    env = {**os.environ, "PYTHONPATH": str(copy), "NUMBA_CACHE_DIR": str(copy / ".numba"), **environ}
     return subprocess.run([sys.executable, *args], cwd=copy, env=env, capture_output=True,
                           text=True, timeout=300)
 
@@ -196,3 +196,14 @@ def test_only_strips_the_named_concepts(tmp_path):
     assert set(stripped) == {"minirnn/kernels/lstm.py", "minirnn/attention.py",
                              "minirnn/kernels/attention.py"}
     assert "# BEGIN SOLUTION" in (tmp_path / "out" / "minirnn" / "kernels" / "gru.py").read_text()
+
+
+def test_student_copy_cuda_twin_raises_under_the_simulator(student_copy):
+    call = ("import numpy as np\nfrom minirnn import lstm\nrng = np.random.default_rng(0)\n"
+            "try:\n    lstm.forward(lstm.init(rng, 2, 2, np.float64), np.zeros((2, 1, 2)), device='cuda')\n"
+            "except NotImplementedError as error:\n    print(error)\n")
+    ran = _python(student_copy, "-c", call, NUMBA_ENABLE_CUDASIM="1")
+    assert ran.returncode == 0, ran.stderr
+    # the simulator prefixes the thread: "tid=[0, 0, 0] ctaid=[0, 0, 0]: minirnn/..."
+    assert ("minirnn/kernels/lstm.py: implement eqs. (1)-(5) of docs/lstm.rst: "
+            "gates, c_t, h_t, one unit per thread") in ran.stdout, ran.stdout

@@ -235,6 +235,7 @@ def _forward_after_cuda(xw_t, W_h, b_hn, h_prev, lengths, t, gates_t, m_t, h_t):
     B, H = h_t.shape
     if b >= B or j >= H:
         return
+    # BEGIN SOLUTION eqs. (1)-(3), (5) of docs/gru.rst: r, z, n, h_t, one unit per thread
     a_r, a_z, hn = xw_t[b, j], xw_t[b, H + j], b_hn[j]
     for k in range(H):
         h = h_prev[b, k]
@@ -245,6 +246,7 @@ def _forward_after_cuda(xw_t, W_h, b_hn, h_prev, lengths, t, gates_t, m_t, h_t):
     n = math.tanh(xw_t[b, 2 * H + j] + r * hn)                    # eq. (3)
     gates_t[b, j], m_t[b, j] = r, hn
     _finish_unit(_sigmoid_gpu(a_z), n, h_prev, lengths, t, b, j, gates_t, h_t)  # eq. (2)
+    # END SOLUTION
 
 
 @cuda.jit
@@ -281,12 +283,14 @@ def _backward_after_cuda(g, dh_t, gates_t, m_t, h_prev, da_t, dc_t):
     B, H = g.shape
     if b >= B or j >= H:
         return
+    # BEGIN SOLUTION eqs. (7)-(9) of docs/gru.rst: da_t, dc_t and G z, one unit per thread
     r, z, n = gates_t[b, j], gates_t[b, H + j], gates_t[b, 2 * H + j]
     G = g[b, j] + dh_t[b, j]                                      # eq. (7)
     dz_hat, dn_hat, g[b, j] = _blend_backward_gpu(G, z, n, h_prev[b, j])
     dr_hat = _dsigmoid_gpu(dn_hat * m_t[b, j], r)                 # eq. (9)
     da_t[b, j], da_t[b, H + j], da_t[b, 2 * H + j] = dr_hat, dz_hat, dn_hat
     dc_t[b, j], dc_t[b, H + j], dc_t[b, 2 * H + j] = dr_hat, dz_hat, r * dn_hat
+    # END SOLUTION
 
 
 @cuda.jit

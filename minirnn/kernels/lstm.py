@@ -154,6 +154,7 @@ def _forward_step_cuda(xw_t, W_h, P, h_prev, c_prev, lengths, t, gates_t, c_t, t
     if t >= lengths[b]:                                           # eq. (6)
         h_t[b, j], c_t[b, j], tc_t[b, j] = h_prev[b, j], c_prev[b, j], 0.0
         return
+    # BEGIN SOLUTION eqs. (1)-(5) of docs/lstm.rst: gates, c_t, h_t, one unit per thread
     z_i, z_f, z_g, z_o = xw_t[b, j], xw_t[b, H + j], xw_t[b, 2 * H + j], xw_t[b, 3 * H + j]
     for k in range(H):                                            # eq. (1)
         h = h_prev[b, k]
@@ -170,6 +171,7 @@ def _forward_step_cuda(xw_t, W_h, P, h_prev, c_prev, lengths, t, gates_t, c_t, t
     gates_t[b, j], gates_t[b, H + j], gates_t[b, 2 * H + j], gates_t[b, 3 * H + j] = i, f, g, o
     c_t[b, j], tc_t[b, j] = c, math.tanh(c)
     h_t[b, j] = o * tc_t[b, j]                                    # eq. (5)
+    # END SOLUTION
 
 
 @cuda.jit
@@ -184,10 +186,12 @@ def _backward_dz_cuda(g_h, g_c, dh_t, gates_t, tc_t, c_prev, P, lengths, t, dz_t
         for q in range(4):
             dz_t[b, q * H + j] = 0.0
         return
+    # BEGIN SOLUTION eqs. (7)-(10) of docs/lstm.rst: dz of the gates, dL/dc_{t-1}, per thread
     dz_i, dz_f, dz_g, dz_o, g_c[b, j] = _unit_backward_gpu(
         G_h, g_c[b, j], gates_t[b, j], gates_t[b, H + j], gates_t[b, 2 * H + j],
         gates_t[b, 3 * H + j], tc_t[b, j], c_prev[b, j], P[0, j], P[1, j], P[2, j])
     dz_t[b, j], dz_t[b, H + j], dz_t[b, 2 * H + j], dz_t[b, 3 * H + j] = dz_i, dz_f, dz_g, dz_o
+    # END SOLUTION
 
 
 def forward_cuda(xw, W_h, P, h0, c0, lengths, store=True):
