@@ -49,7 +49,8 @@ def _write_cli_reference():
 
     runner = CliRunner()
     parts = []
-    for command in ([], ["list"], ["run"], ["sample"], ["predict"], ["gradcheck"], ["gradflow"], ["bench"]):
+    for command in ([], ["list"], ["run"], ["sample"], ["predict"], ["gradcheck"], ["gradflow"],
+                    ["bench"], ["assign"]):
         args = [*command, "--help"]
         result = runner.invoke(main, args, prog_name="minirnn", terminal_width=88)
         if result.exit_code != 0:

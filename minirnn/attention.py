@@ -86,8 +86,10 @@ def _mix_backward(dout, A, v, device):
 
 def _dot_product(q, k, v, lengths, causal, device):
     """Eqs. (1)-(4) on batch-first q (N, Tq, d), k (N, Tk, d), v (N, Tk, d_v)."""
+    # BEGIN SOLUTION eq. (1) of docs/attention.rst: the scaled scores
     scale = 1.0 / np.sqrt(q.shape[2])
     scores = (q @ np.swapaxes(k, 1, 2)) * q.dtype.type(scale)       # eq. (1)
+    # END SOLUTION
     out, A = _mix(scores, v, lengths, causal, device)
     return out, A, (q, k, v, A, scale, device)
 

@@ -215,5 +215,23 @@ def bench(name, args):
     sys.exit(subprocess.call([sys.executable, str(BENCHMARKS / f"{name}.py"), *args]))
 
 
+@main.command()
+@click.argument("out_dir", type=click.Path(file_okay=False))
+@click.option("--only", default=None, metavar="CONCEPTS",
+              help="Comma-separated concepts to strip, e.g. lstm,gru [default: all].")
+def assign(out_dir, only):
+    """Write a student copy of the project into OUT_DIR: each solution region becomes
+    raise NotImplementedError (docs/instructors.rst)."""
+    from . import assign as assignment
+    names = [n.strip() for n in only.split(",") if n.strip()] if only else None
+    try:
+        stripped = assignment.make_assignment(Path(__file__).resolve().parents[1], out_dir, names)
+    except (ValueError, FileExistsError) as error:
+        raise click.UsageError(str(error))
+    for path, count in sorted(stripped.items()):
+        click.echo(f"  {path}: {count} region(s) stripped")
+    click.echo(f"student copy written to {out_dir}")
+
+
 if __name__ == "__main__":
     main(prog_name="minirnn")

@@ -125,10 +125,12 @@ def fit_readout(x, y, ridge, u=None):
         raise ValueError(f"ridge: expected a penalty >= 0, got {ridge}")
     z = np.concatenate([x, u], axis=1).astype(np.float64)
     y = y.astype(np.float64)
+    # BEGIN SOLUTION eq. (6) of docs/esn.rst: the ridge readout W
     z_mean, y_mean = z.mean(axis=0), y.mean(axis=0)
     U, s, Vt = np.linalg.svd(z - z_mean, full_matrices=False)
     filt = np.divide(s, s * s + ridge, out=np.zeros_like(s), where=s * s + ridge > 0)
     W = ((Vt.T * filt) @ (U.T @ (y - y_mean))).T                        # eq. (6)
+    # END SOLUTION
     N = x.shape[1]
     return {"W_out": W[:, :N], "W_u": W[:, N:], "b_out": y_mean - W @ z_mean}
 

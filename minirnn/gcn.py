@@ -208,8 +208,10 @@ def forward(params, A_hat, X, dropout=0.0, rng=None, device="cpu"):
     last = len(params) - 1
     for l in range(len(params)):
         H_drop, mask = _dropout(H, dropout, rng)
+        # BEGIN SOLUTION eq. (6) of docs/gcn.rst: one layer, P and H
         P = propagate(A_hat, _times(H_drop, params[f"W_{l}"], device), device)  # eq. (6)
         H, relu_cache = relu_forward(P) if l < last else (P, None)
+        # END SOLUTION
         layers.append((H_drop, mask, relu_cache))
     return H, (params, A_hat, layers, device)
 
@@ -224,8 +226,10 @@ def backward(dZ, cache, weight_decay=0.0):
     for l in reversed(range(len(layers))):
         H_drop, mask, relu_cache = layers[l]
         dP = dH if relu_cache is None else relu_backward(dH, relu_cache)
+        # BEGIN SOLUTION eq. (9) of docs/gcn.rst: S and the gradient of W_l
         S = propagate(A_hat.T, dP, device)                                # eq. (9)
         grads[f"W_{l}"] = _times(H_drop, S, device, transpose=True)
+        # END SOLUTION
         if l == 0 and isinstance(H_drop, CSR):
             return None, _with_decay(grads, params, weight_decay)
         dH = dropout_backward(S @ params[f"W_{l}"].T, mask)

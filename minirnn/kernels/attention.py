@@ -26,6 +26,7 @@ def _softmax_row(s, L, a):
         a[j] = 0.0
     if L == 0:
         return
+    # BEGIN SOLUTION eqs. (2)-(3) of docs/attention.rst: the masked softmax
     top = s[0]
     for j in range(1, L):
         top = max(top, s[j])
@@ -35,16 +36,19 @@ def _softmax_row(s, L, a):
         total += a[j]
     for j in range(L):
         a[j] /= total
+    # END SOLUTION
 
 
 def _softmax_backward_row(a, da, ds):
     """ds = J^T da with the softmax Jacobian J = diag(a) - a^T a, eq. (7):
     ds_j = a_j (da_j - sum_k a_k da_k). Masked keys have a_j = 0, so ds_j = 0."""
+    # BEGIN SOLUTION eq. (7) of docs/attention.rst: ds = J^T da
     dot = 0.0
     for k in range(a.shape[0]):
         dot += a[k] * da[k]
     for j in range(a.shape[0]):
         ds[j] = a[j] * (da[j] - dot)
+    # END SOLUTION
 
 
 _visible_cpu, _visible_gpu = twin(_visible)

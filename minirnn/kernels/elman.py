@@ -51,6 +51,7 @@ def _backward_step(g, dh_t, h_t, lengths, t, act, tiny, da_t):
     for b in range(B):
         active = t < lengths[b]
         for j in range(H):
+            # BEGIN SOLUTION eqs. (4)-(5) of docs/elman.rst: G_t and da_t
             G = g[b, j] + dh_t[b, j]                              # eq. (4)
             if active:
                 da = G * _dphi_cpu(h_t[b, j], act)                # eq. (5)
@@ -59,6 +60,7 @@ def _backward_step(g, dh_t, h_t, lengths, t, act, tiny, da_t):
             else:
                 da_t[b, j] = 0.0
                 g[b, j] = G
+            # END SOLUTION
 
 
 def forward_cpu(xw, W_h, h0, lengths, act):
@@ -66,6 +68,7 @@ def forward_cpu(xw, W_h, h0, lengths, act):
     h = np.empty_like(xw)
     h_prev = h0
     for t in range(xw.shape[0]):
+        # BEGIN SOLUTION eqs. (1)-(3) of docs/elman.rst: a_t and h_t
         a = np.matmul(h_prev, W_h, out=h[t])                      # eq. (1)
         a += xw[t]
         if act == TANH:                                           # eq. (2)
@@ -73,6 +76,7 @@ def forward_cpu(xw, W_h, h0, lengths, act):
         else:
             np.maximum(a, 0, out=a)
         _keep_padded(h[t], h_prev, lengths, t)                    # eq. (3)
+        # END SOLUTION
         h_prev = h[t]
     return h
 
@@ -98,10 +102,12 @@ def _forward_step_cuda(xw_t, W_h, h_prev, lengths, t, act, h_t):
     if t >= lengths[b]:
         h_t[b, j] = h_prev[b, j]                                  # eq. (3)
         return
+    # BEGIN SOLUTION eqs. (1)-(2) of docs/elman.rst: h_t, one unit per thread
     a = xw_t[b, j]
     for k in range(W_h.shape[0]):
         a += h_prev[b, k] * W_h[k, j]                             # eq. (1)
     h_t[b, j] = math.tanh(a) if act == TANH else max(a, 0.0)      # eq. (2)
+    # END SOLUTION
 
 
 @cuda.jit
@@ -109,12 +115,14 @@ def _backward_da_cuda(g, dh_t, h_t, lengths, t, act, da_t):
     b, j = cuda.grid(2)
     if b >= g.shape[0] or j >= g.shape[1]:
         return
+    # BEGIN SOLUTION eqs. (4)-(5) of docs/elman.rst: G_t and da_t, one unit per thread
     G = g[b, j] + dh_t[b, j]                                      # eq. (4)
     if t < lengths[b]:
         da_t[b, j] = G * _dphi_gpu(h_t[b, j], act)                # eq. (5)
     else:
         da_t[b, j] = 0.0
         g[b, j] = G
+    # END SOLUTION
 
 
 def forward_cuda(xw, W_h, h0, lengths, act):

@@ -57,10 +57,12 @@ def _update_reset(xw_t, gates_t):
     for b in range(gates_t.shape[0]):
         r, z, _ = _blocks(gates_t[b], gates_t.shape[1] // 3)
         a_r, a_z, _ = _blocks(xw_t[b], gates_t.shape[1] // 3)
+        # BEGIN SOLUTION eqs. (1)-(2) of docs/gru.rst: the gates r and z
         for j in range(r.size):
             r[j] = sigmoid(r[j] + a_r[j])
         for j in range(z.size):
             z[j] = sigmoid(z[j] + a_z[j])
+        # END SOLUTION
 
 
 @njit(**FAST)
@@ -71,10 +73,12 @@ def _reset_after(xw_t, b_hn, gates_t, m_t):
     for b in range(m_t.shape[0]):
         r, _, n = _blocks(gates_t[b], m_t.shape[1])
         m, a_n = m_t[b], xw_t[b, 2 * m_t.shape[1]:]
+        # BEGIN SOLUTION eq. (3) of docs/gru.rst: m_t and the candidate n
         for j in range(m.size):
             m[j] = n[j] + b_hn[j]
         for j in range(n.size):
             n[j] = tanh(a_n[j] + r[j] * m[j])
+        # END SOLUTION
 
 
 @njit(**FAST)
@@ -120,7 +124,9 @@ def _blend_rows(gates_t, h_prev, lengths, t, h_t):
         if t >= lengths[b]:
             gates_t[b, H:2 * H] = 1.0
         for j in range(H):
+            # BEGIN SOLUTION eq. (5) of docs/gru.rst: h_t
             h_t[b, j] = _blend_cpu(gates_t[b, H + j], gates_t[b, 2 * H + j], h_prev[b, j])
+            # END SOLUTION
 
 
 @njit(**FAST)
@@ -133,12 +139,14 @@ def _backward_after_rows(g, dh_t, gates_t, m_t, h_prev, tiny, da_t, dc_t):
         da_r, da_z, da_n = _blocks(da_t[b], H)
         dc_r, dc_z, dc_n = _blocks(dc_t[b], H)
         for j in range(H):
+            # BEGIN SOLUTION eqs. (7)-(9) of docs/gru.rst: da_t, dc_t and G z
             G = g[b, j] + dh_t[b, j]                              # eq. (7)
             dz_hat, dn_hat, Gz = _blend_backward_cpu(G, z[j], n[j], h_prev[b, j])
             dr_hat = _dsigmoid_cpu(dn_hat * m_t[b, j], r[j])      # eq. (9)
             da_r[j], da_z[j], da_n[j] = flush(dr_hat, tiny), flush(dz_hat, tiny), flush(dn_hat, tiny)
             dc_r[j], dc_z[j], dc_n[j] = da_r[j], da_z[j], flush(r[j] * da_n[j], tiny)
             g[b, j] = flush(Gz, tiny)
+            # END SOLUTION
 
 
 @njit(**FAST)
@@ -227,6 +235,7 @@ def _forward_after_cuda(xw_t, W_h, b_hn, h_prev, lengths, t, gates_t, m_t, h_t):
     B, H = h_t.shape
     if b >= B or j >= H:
         return
+    # BEGIN SOLUTION eqs. (1)-(3), (5) of docs/gru.rst: r, z, n, h_t, one unit per thread
     a_r, a_z, hn = xw_t[b, j], xw_t[b, H + j], b_hn[j]
     for k in range(H):
         h = h_prev[b, k]
@@ -237,6 +246,7 @@ def _forward_after_cuda(xw_t, W_h, b_hn, h_prev, lengths, t, gates_t, m_t, h_t):
     n = math.tanh(xw_t[b, 2 * H + j] + r * hn)                    # eq. (3)
     gates_t[b, j], m_t[b, j] = r, hn
     _finish_unit(_sigmoid_gpu(a_z), n, h_prev, lengths, t, b, j, gates_t, h_t)  # eq. (2)
+    # END SOLUTION
 
 
 @cuda.jit
@@ -273,12 +283,14 @@ def _backward_after_cuda(g, dh_t, gates_t, m_t, h_prev, da_t, dc_t):
     B, H = g.shape
     if b >= B or j >= H:
         return
+    # BEGIN SOLUTION eqs. (7)-(9) of docs/gru.rst: da_t, dc_t and G z, one unit per thread
     r, z, n = gates_t[b, j], gates_t[b, H + j], gates_t[b, 2 * H + j]
     G = g[b, j] + dh_t[b, j]                                      # eq. (7)
     dz_hat, dn_hat, g[b, j] = _blend_backward_gpu(G, z, n, h_prev[b, j])
     dr_hat = _dsigmoid_gpu(dn_hat * m_t[b, j], r)                 # eq. (9)
     da_t[b, j], da_t[b, H + j], da_t[b, 2 * H + j] = dr_hat, dz_hat, dn_hat
     dc_t[b, j], dc_t[b, H + j], dc_t[b, 2 * H + j] = dr_hat, dz_hat, r * dn_hat
+    # END SOLUTION
 
 
 @cuda.jit

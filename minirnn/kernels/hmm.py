@@ -30,6 +30,7 @@ def _forward_sequence(pi, A_T, table, index, b, length, alpha, c):
     loglik = 0.0
     for t in range(length):
         a, prev, lik = alpha[t % R, b], alpha[(t - 1) % R, b], table[index[t, b]]
+        # BEGIN SOLUTION eqs. (2)-(3), (5) of docs/hmm.rst: alpha_t before scaling and c_t
         c_t = 0.0
         for j in range(K):
             if t == 0:
@@ -40,6 +41,7 @@ def _forward_sequence(pi, A_T, table, index, b, length, alpha, c):
                     p += prev[i] * A_T[j, i]                      # eq. (3)
             a[j] = p * lik[j]
             c_t += a[j]                                           # eq. (5)
+        # END SOLUTION
         scale = 1.0 / c_t if c_t > 0.0 else 0.0    # c_t = 0: x has probability 0
         for j in range(K):
             a[j] *= scale

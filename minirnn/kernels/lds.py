@@ -91,20 +91,26 @@ def _update(H, R, y, mu, P, A, AP, PHt, K, L, e):
             L[i, j] = s / d
     for i in range(n):                    # K = PHt S^-1: solve L z = PHt_i, L^T k = z  eq. (5)
         for j in range(m):
+            # BEGIN SOLUTION eq. (5) of docs/lds.rst: the Kalman gain K (forward substitution)
             s = PHt[i, j]
             for k in range(j):
                 s -= L[j, k] * K[i, k]
             K[i, j] = s / L[j, j]
+            # END SOLUTION
         for j in range(m - 1, -1, -1):
+            # BEGIN SOLUTION eq. (5) of docs/lds.rst: the Kalman gain K (back substitution)
             s = K[i, j]
             for k in range(j + 1, m):
                 s -= L[k, j] * K[i, k]
             K[i, j] = s / L[j, j]
+            # END SOLUTION
+    # BEGIN SOLUTION eq. (6) of docs/lds.rst: the updated mean mu
     for i in range(n):                    # mu += K e                           eq. (6)
         s = 0.0
         for j in range(m):
             s += K[i, j] * e[j]
         mu[i] += s
+    # END SOLUTION
     for i in range(n):                    # A = I - K H, AP = A P
         for j in range(n):
             s = 1.0 if i == j else 0.0

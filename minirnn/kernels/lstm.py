@@ -58,6 +58,7 @@ def _cell_step(z, xw_t, P, h_prev, c_prev, lengths, t, h_t, c_t, tc_t):
         i, f, g, o = _blocks(z[b], H)
         a_i, a_f, a_g, a_o = _blocks(xw_t[b], H)
         cp, c, tc, h = c_prev[b], c_t[b], tc_t[b], h_t[b]
+        # BEGIN SOLUTION eqs. (1)-(5) of docs/lstm.rst: gates, cell state c_t, h_t
         for j in range(H):                                        # eqs. (1)-(3)
             i[j] = sigmoid(i[j] + a_i[j] + P[0, j] * cp[j])
         for j in range(H):
@@ -72,6 +73,7 @@ def _cell_step(z, xw_t, P, h_prev, c_prev, lengths, t, h_t, c_t, tc_t):
             tc[j] = tanh(c[j])
         for j in range(H):
             h[j] = o[j] * tc[j]                                   # eq. (5)
+        # END SOLUTION
 
 
 @njit(**FAST)
@@ -92,12 +94,14 @@ def _backward_step(g_h, g_c, dh_t, gates_t, tc_t, c_prev, P, lengths, t, tiny, d
         dz_i, dz_f, dz_g, dz_o = _blocks(dz_t[b], H)
         gh, gc, dh, tc, cp = g_h[b], g_c[b], dh_t[b], tc_t[b], c_prev[b]
         for j in range(H):
+            # BEGIN SOLUTION eqs. (7)-(10) of docs/lstm.rst: dz of the gates, dL/dc_{t-1}
             di, df, dg, do, gc_prev = _unit_backward_cpu(gh[j] + dh[j], gc[j], i[j], f[j], g[j],
                                                          o[j], tc[j], cp[j], P[0, j], P[1, j],
                                                          P[2, j])
             dz_i[j], dz_f[j], dz_g[j], dz_o[j] = (flush(di, tiny), flush(df, tiny),
                                                   flush(dg, tiny), flush(do, tiny))
             gc[j], gh[j] = flush(gc_prev, tiny), 0.0
+            # END SOLUTION
 
 
 def _peepholes(P, H, dtype):
@@ -150,6 +154,7 @@ def _forward_step_cuda(xw_t, W_h, P, h_prev, c_prev, lengths, t, gates_t, c_t, t
     if t >= lengths[b]:                                           # eq. (6)
         h_t[b, j], c_t[b, j], tc_t[b, j] = h_prev[b, j], c_prev[b, j], 0.0
         return
+    # BEGIN SOLUTION eqs. (1)-(5) of docs/lstm.rst: gates, c_t, h_t, one unit per thread
     z_i, z_f, z_g, z_o = xw_t[b, j], xw_t[b, H + j], xw_t[b, 2 * H + j], xw_t[b, 3 * H + j]
     for k in range(H):                                            # eq. (1)
         h = h_prev[b, k]
@@ -166,6 +171,7 @@ def _forward_step_cuda(xw_t, W_h, P, h_prev, c_prev, lengths, t, gates_t, c_t, t
     gates_t[b, j], gates_t[b, H + j], gates_t[b, 2 * H + j], gates_t[b, 3 * H + j] = i, f, g, o
     c_t[b, j], tc_t[b, j] = c, math.tanh(c)
     h_t[b, j] = o * tc_t[b, j]                                    # eq. (5)
+    # END SOLUTION
 
 
 @cuda.jit
@@ -180,10 +186,12 @@ def _backward_dz_cuda(g_h, g_c, dh_t, gates_t, tc_t, c_prev, P, lengths, t, dz_t
         for q in range(4):
             dz_t[b, q * H + j] = 0.0
         return
+    # BEGIN SOLUTION eqs. (7)-(10) of docs/lstm.rst: dz of the gates, dL/dc_{t-1}, per thread
     dz_i, dz_f, dz_g, dz_o, g_c[b, j] = _unit_backward_gpu(
         G_h, g_c[b, j], gates_t[b, j], gates_t[b, H + j], gates_t[b, 2 * H + j],
         gates_t[b, 3 * H + j], tc_t[b, j], c_prev[b, j], P[0, j], P[1, j], P[2, j])
     dz_t[b, j], dz_t[b, H + j], dz_t[b, 2 * H + j], dz_t[b, 3 * H + j] = dz_i, dz_f, dz_g, dz_o
+    # END SOLUTION
 
 
 def forward_cuda(xw, W_h, P, h0, c0, lengths, store=True):

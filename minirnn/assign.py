@@ -1,0 +1,148 @@
+"""Make a student copy of minirnn: solution regions become ``NotImplementedError``
+(``docs/instructors.rst``).
+
+The rules:
+
+* A region starts at a line ``# BEGIN SOLUTION <text>`` and ends at the next line
+  ``# END SOLUTION`` (the markers nbgrader and otter use); both are comment lines, so
+  marking code changes nothing it does.
+* Stripping replaces the whole region, marker lines included, by one line
+  ``raise NotImplementedError("<file>: implement <text>")`` indented like the BEGIN
+  line. The text should name what to write and the docs' equations, e.g.
+  ``# BEGIN SOLUTION eqs. (4)-(5) of docs/lstm.rst: the cell state and hidden state``;
+  without it the message says ``implement the marked solution``.
+* A BEGIN inside an open region, an END without a BEGIN, or a BEGIN never closed is
+  refused with ``file:line``: nothing is written.
+* A stripped file has no markers left, so stripping it again changes nothing.
+* In a Numba kernel the ``raise`` still compiles (a constant message). Put a region
+  where the code after it does not need its values, e.g. the body of a loop: a helper
+  whose whole body is stripped returns nothing, and its caller fails to type instead
+  of raising.
+
+``make_assignment`` copies the project (what ``git ls-files`` lists in a git checkout,
+else the package and the files around it, never .venv, runs/ or build output) and
+strips the Python files of the chosen concepts (``CONCEPTS``; all marked files when
+none are chosen).
+"""
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+BEGIN = re.compile(r"^(?P<indent>[ \t]*)# BEGIN SOLUTION\b[ \t]*(?P<text>.*?)[ \t]*$")
+END = re.compile(r"^[ \t]*# END SOLUTION[ \t]*$")
+
+CONCEPTS = {                                  # concept -> files holding its regions
+    "elman": ["minirnn/kernels/elman.py"],
+    "lstm": ["minirnn/kernels/lstm.py"],
+    "gru": ["minirnn/kernels/gru.py"],
+    "hmm": ["minirnn/kernels/hmm.py"],
+    "lds": ["minirnn/kernels/lds.py"],
+    "esn": ["minirnn/esn.py"],
+    "attention": ["minirnn/attention.py", "minirnn/kernels/attention.py"],
+    "gcn": ["minirnn/gcn.py"],
+}
+
+# Copied when the source is not a git checkout.
+PROJECT_FILES = ["minirnn", "tests", "docs", "benchmarks", "datasets", "setup.cfg",
+                 "pyproject.toml", "README.md", "LICENSE"]
+NEVER = {".venv", "venv", "runs", "build", "dist", "_build", "__pycache__", ".git",
+         ".pytest_cache"}
+
+
+class MarkerError(ValueError):
+    """Unbalanced or nested solution markers, named by file:line."""
+
+
+def regions(text, name="<text>"):
+    """The regions of ``text`` as (begin, end, indent, text) with 0-based line indices
+    of the marker lines; MarkerError on nested or unbalanced markers."""
+    found, open_ = [], None
+    for k, line in enumerate(text.splitlines()):
+        begin = BEGIN.match(line)
+        if begin and open_ is not None:
+            raise MarkerError(f"{name}:{k + 1}: BEGIN SOLUTION inside the region opened at "
+                              f"line {open_[0] + 1}; close it with END SOLUTION first")
+        if begin:
+            open_ = (k, begin["indent"], begin["text"])
+        elif END.match(line):
+            if open_ is None:
+                raise MarkerError(f"{name}:{k + 1}: END SOLUTION without a BEGIN SOLUTION")
+            found.append((open_[0], k, open_[1], open_[2]))
+            open_ = None
+    if open_ is not None:
+        raise MarkerError(f"{name}:{open_[0] + 1}: BEGIN SOLUTION never closed by END SOLUTION")
+    return found
+
+
+def message(name, text):
+    """What a stripped region says: the file, and what to implement."""
+    return f"{name}: implement {text or 'the marked solution'}"
+
+
+def strip(text, name="<text>"):
+    """``text`` with each region replaced by its ``raise NotImplementedError(...)``."""
+    lines = text.splitlines(keepends=True)
+    for begin, end, indent, what in reversed(regions(text, name)):
+        newline = "\n" if lines[end].endswith("\n") else ""
+        raise_ = f"{indent}raise NotImplementedError({json.dumps(message(name, what), ensure_ascii=False)})"
+        lines[begin:end + 1] = [raise_ + newline]
+    return "".join(lines)
+
+
+def project_files(source):
+    """Paths (relative) of the project at ``source``: ``git ls-files`` in a checkout."""
+    source = Path(source)
+    try:
+        listed = subprocess.run(["git", "-C", str(source), "ls-files", "-z"], check=True,
+                                capture_output=True, text=True).stdout.split("\0")
+        return sorted(p for p in listed if p and (source / p).is_file())
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    found = []
+    for top in PROJECT_FILES:
+        paths = [source / top] if (source / top).is_file() else sorted((source / top).rglob("*"))
+        for path in paths:
+            rel = path.relative_to(source)
+            if (path.is_file() and not NEVER.intersection(rel.parts)
+                    and path.suffix != ".pyc" and not rel.parts[0].endswith(".egg-info")):
+                found.append(rel.as_posix())
+    return found
+
+
+def files_to_strip(only=None):
+    """The files whose regions are stripped: those of the concepts in ``only``, or
+    None meaning every marked Python file. Unknown concepts are a ValueError."""
+    if not only:
+        return None
+    unknown = sorted(set(only) - set(CONCEPTS))
+    if unknown:
+        raise ValueError(f"unknown concept(s) {', '.join(unknown)}; "
+                         f"choose from {', '.join(CONCEPTS)}")
+    return {path for name in only for path in CONCEPTS[name]}
+
+
+def make_assignment(source, out, only=None):
+    """Write the student copy of the project at ``source`` into ``out`` (new or empty);
+    returns {file: regions stripped}. Every file is checked before anything is written."""
+    source, out = Path(source), Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise FileExistsError(f"{out} is not empty; give a new or empty folder")
+    chosen = files_to_strip(only)
+    copies, stripped = {}, {}
+    for rel in project_files(source):
+        if rel.endswith(".py") and (chosen is None or rel in chosen):
+            text = (source / rel).read_text(encoding="utf-8")
+            count = len(regions(text, rel))
+            if count:
+                copies[rel], stripped[rel] = strip(text, rel), count
+        copies.setdefault(rel, None)
+    for rel, text in copies.items():
+        target = out / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if text is None:
+            shutil.copy2(source / rel, target)
+        else:
+            target.write_text(text, encoding="utf-8")
+    return stripped
