@@ -93,9 +93,9 @@ def main(argv=None):
     ratios = {name: timing.ratio(results["minirnn"], results[name]) for name in results
               if name != "minirnn"}
     if "rpy" in results:
-        r = ratios["rpy"]["min"]
-        print(f"\nGoal: minirnn time / reservoirpy time {r:.2f} <= {GOAL}: "
-              f"{'met' if r <= GOAL else 'NOT met'}")
+        goal = timing.goal(ratios["rpy"]["min"], GOAL)
+        print(f"\nGoal: minirnn time / reservoirpy time {goal['ratio']:.2f} <= {GOAL}: "
+              f"{timing.verdict(goal)}")
     timing.write_json(args.json, {"machine": info, "shape": args.shape, "repeats": args.repeats,
                                   "correctness_rel_error": errors, "seconds": results,
                                   "ratios_minirnn_over": ratios})

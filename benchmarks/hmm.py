@@ -89,11 +89,9 @@ def main(argv=None):
         print("\nhmmlearn not importable: no ratios against it, goals not assessed")
     else:
         print("\nGoals: minirnn time / hmmlearn time, from the min")
-        assessed = {c: {"goal": g, "ratio": ratios[c]["hmmlearn"],
-                        "met": ratios[c]["hmmlearn"] <= g} for c, g in GOALS.items()}
+        assessed = {c: timing.goal(ratios[c]["hmmlearn"], g) for c, g in GOALS.items()}
         for c, a in assessed.items():
-            print(f"  {c:<8}{a['ratio']:7.3f}   goal <= {a['goal']}: "
-                  f"{'met' if a['met'] else 'NOT met'}")
+            print(f"  {c:<8}{a['ratio']:7.3f}   goal <= {a['goal']}: {timing.verdict(a)}")
     timing.write_json(args.json, {"machine": info, "shape": shape, "repeats": args.repeats,
                                   "correctness": errors, "seconds": results,
                                   "ratios_minirnn_over": ratios, "goals": assessed})

@@ -82,10 +82,9 @@ def main(argv=None):
         print(f"  {impl:<10}{timing.fmt_ms(t['min']):>10}{timing.fmt_ms(t['median']):>11}{r:>16}")
     goal = None
     if "pykalman" in ratios:
-        goal = {"goal": GOAL, "ratio": ratios["pykalman"]["min"],
-                "met": ratios["pykalman"]["min"] <= GOAL}
+        goal = timing.goal(ratios["pykalman"]["min"], GOAL)
         print(f"\nGoal: minirnn time / pykalman time {goal['ratio']:.4f} <= {GOAL}: "
-              f"{'met' if goal['met'] else 'NOT met'}")
+              f"{timing.verdict(goal)}")
     timing.write_json(args.json, {"machine": info, "shape": shape, "repeats": args.repeats,
                                   "correctness_rel_error": errors, "seconds": results,
                                   "ratios_minirnn_over": ratios, "goal": goal})

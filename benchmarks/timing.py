@@ -371,11 +371,20 @@ class Case:
     flops: object       # train_flops or forward_flops
 
 
+def goal(ratio, bound):
+    """One goal, minirnn time / reference time <= bound, as printed and saved."""
+    return {"goal": bound, "ratio": ratio, "met": ratio <= bound}
+
+
+def verdict(g):
+    return "met" if g["met"] else "NOT met"
+
+
 def assess_goals(ratios, goals):
     """Each goal {(case, dtype): bound on minirnn time / torch time} against the ratio
     of the min measured for it."""
-    return [{"case": case, "dtype": dtype, "goal": goal, "ratio": ratios[case][dtype]["min"],
-             "met": ratios[case][dtype]["min"] <= goal} for (case, dtype), goal in goals.items()]
+    return [{"case": case, "dtype": dtype, **goal(ratios[case][dtype]["min"], bound)}
+            for (case, dtype), bound in goals.items()]
 
 
 def bench_vs_torch(argv, *, description, module, torch_class, gates, shape, what,
@@ -432,7 +441,7 @@ def bench_vs_torch(argv, *, description, module, torch_class, gates, shape, what
         labels = {c.name: c.label for c in cases}
         for g in assessed:
             print(f"  {labels[g['case']]:<11}{g['dtype']:<8}{g['ratio']:6.2f}   goal <= "
-                  f"{g['goal']:.1f}: {'met' if g['met'] else 'NOT met'}")
+                  f"{g['goal']:.1f}: {verdict(g)}")
     compile_ = compile_probe(module, args.quick)
     write_json(args.json, {
         "machine": info, "shape": shape, "repeats": args.repeats,
