@@ -45,8 +45,8 @@ def dense_in_njit(params, u):
     """The same kernel with every entry of W stored: a dense product inside @njit."""
     W_in, W, b = params["W_in"], params["W"], params["b"]
     N = W.shape[0]
-    indptr = np.arange(0, N * N + 1, N, dtype=np.int64)
-    indices = np.tile(np.arange(N, dtype=np.int32), N)
+    indptr = np.arange(0, N * N + 1, N, dtype=np.uint64)          # the dtypes of esn.csr
+    indices = np.tile(np.arange(N, dtype=np.uint32), N)
     drive = (u.reshape(-1, 1) @ W_in.T + b).reshape(u.shape[0], 1, N)
     x0 = np.zeros((1, N))
     return lambda: kernels.run_cpu(drive, indptr, indices, W.ravel().copy(), LEAK, x0)

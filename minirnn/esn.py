@@ -75,12 +75,13 @@ def radius(W):
 
 def csr(W):
     """W as compressed sparse rows (indptr, indices, data): what the kernels multiply.
-    Column indices are int32 (a reservoir has far fewer than 2^31 units): a quarter
-    less memory to stream through per step than int64 with float64 data."""
+    Column indices are uint32 (a reservoir has far fewer than 2^32 units): a quarter
+    less memory to stream through per step than int64 with float64 data. Unsigned, as
+    indptr is, so the kernel's indexing needs no check for Python's negative indices."""
     rows, cols = np.nonzero(W)
-    indptr = np.zeros(W.shape[0] + 1, np.int64)
+    indptr = np.zeros(W.shape[0] + 1, np.uint64)
     np.cumsum(np.bincount(rows, minlength=W.shape[0]), out=indptr[1:])
-    return indptr, cols.astype(np.int32), np.ascontiguousarray(W[rows, cols])
+    return indptr, cols.astype(np.uint32), np.ascontiguousarray(W[rows, cols])
 
 
 def forward(params, u, leak, x0=None, device="cpu"):

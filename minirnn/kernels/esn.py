@@ -33,15 +33,25 @@ _preactivation_cpu, _preactivation_gpu = twin(_preactivation)
 
 # ------------------------------------------------------------------------------- CPU
 
+@njit(cache=True, error_model="numpy", fastmath={"contract", "reassoc"})
+def _products(x_prev, drive_t, indptr, indices, data, x_t):
+    """x_t = W_in u_t + b + W x_{t-1} for every series (eq. 1). ``reassoc`` lets LLVM
+    sum each row's nonzeros in SIMD lanes (gathers) in any order; with unsigned indices
+    (csr's) Numba drops its negative-index checks. Together: 0.4 against 1.3 ns per
+    nonzero here (docs/results/esn.rst)."""
+    for b in range(x_t.shape[0]):
+        for i in range(x_t.shape[1]):
+            x_t[b, i] = _preactivation_cpu(x_prev, drive_t[b, i], indptr, indices, data, b, i)
+
+
 @njit(**FAST)
 def _step(x_prev, drive_t, indptr, indices, data, leak, x_t):
-    """One step for every series: the sparse products first, then the leaky tanh update
-    (eq. 2) as its own loop over the row, which LLVM turns into SIMD code with
-    common.tanh (a scalar math.tanh per unit cost more than the product here)."""
+    """One step for every series: the sparse products, then the leaky tanh update
+    (eq. 2) as a loop over the row, which LLVM turns into SIMD code with common.tanh
+    (a scalar math.tanh per unit cost more than the product here)."""
+    _products(x_prev, drive_t, indptr, indices, data, x_t)
     for b in range(x_t.shape[0]):
         x, x_p = x_t[b], x_prev[b]
-        for i in range(x.shape[0]):
-            x[i] = _preactivation_cpu(x_prev, drive_t[b, i], indptr, indices, data, b, i)
         for i in range(x.shape[0]):
             x[i] = (1 - leak) * x_p[i] + leak * tanh(x[i])        # eq. (2)
 
