@@ -1,6 +1,7 @@
 """The ``:src:`` role: a checked link from a docs page to a function in the code or tests.
 
-``:src:`minirnn/kernels/lstm.py::_cell_step``` renders as ``_cell_step`` and links to
+``:src:`minirnn/kernels/lstm.py::_cell_step``` renders as ``kernels.lstm._cell_step`` (a
+test, ``:src:`tests/test_lstm.py::test_bad_input```, as ``test_bad_input``) and links to
 that function's source, with the file's own line numbers, on a generated page per file
 (``docs/_code/``, rebuilt from the ``:src:`` references of every page on each build).
 A reference to a file or a name that does not exist is a build warning, so with
@@ -63,6 +64,13 @@ def label(target):
     return "src-" + re.sub(r"[^a-z0-9]+", "-", target.lower()).strip("-")
 
 
+def shown(path, name):
+    """The link text: the dotted name below ``minirnn``, or just a test's name."""
+    if path.startswith("tests/"):
+        return name
+    return f"{page_name(path).removeprefix('minirnn.')}.{name}"
+
+
 def page_name(path):
     return path.replace("/", ".").removesuffix(".py")
 
@@ -78,7 +86,7 @@ class SrcRole(SphinxRole):
         path, name = split(target)
         ref = pending_xref(self.rawtext, refdomain="std", reftype="ref", reftarget=label(target),
                            refexplicit=True, refwarn=True)
-        ref += nodes.literal(self.rawtext, text.strip() or name, classes=["xref", "src"])
+        ref += nodes.literal(self.rawtext, text.strip() or shown(path, name), classes=["xref", "src"])
         ref["reftitle"] = target
         return [ref], []
 
