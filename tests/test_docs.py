@@ -160,6 +160,20 @@ class Loads(HTMLParser):
             self.styles.append(data)
 
 
+# Only the tags that can fetch something reach the parser (the whole of every page
+# through HTMLParser took seconds): the loading tags, <style> blocks, style attributes.
+FETCHING = re.compile(r"<(?:script|link|img|iframe|embed|source|audio|video|track|object)\b[^>]*>"
+                      r"|<style\b.*?</style>|<[a-z][^>]*\bstyle=[^>]*>", re.S | re.I)
+
+
+def loads(html):
+    parser = Loads()
+    for tag in FETCHING.findall(html):
+        parser.feed(tag)
+        parser.reset()           # an unclosed <script> would swallow the next tags
+    return parser
+
+
 CSS_URL = re.compile(r"""@import\s+(?:url\()?\s*['"]?([^'")\s;]+)|url\(\s*['"]?([^'")]+)""")
 JS_URL = re.compile(r"""https?://[^\s'"`)]+""")
 # URL literals in the JavaScript Sphinx and MathJax ship that load nothing here.
@@ -192,8 +206,7 @@ def local_file(base, url):
 def test_no_page_loads_anything_from_the_network(site):
     remote, missing, fetched = [], [], set()
     for page in site.glob("**/*.html"):
-        parser = Loads()
-        parser.feed(page.read_text())
+        parser = loads(page.read_text())
         urls = [u for u in parser.urls if u] + [u for s in parser.styles for u in css_urls(s)]
         for url in urls:
             if external(url):
@@ -217,16 +230,14 @@ def test_no_page_loads_anything_from_the_network(site):
 def test_search_index_is_built_and_loaded_locally(site):
     index = site / "searchindex.js"
     assert index.is_file() and "Long short-term memory" in index.read_text()
-    parser = Loads()
-    parser.feed((site / "search.html").read_text())
+    parser = loads((site / "search.html").read_text())
     assert "searchindex.js" in parser.urls
     assert any(u and u.startswith("_static/searchtools.js") for u in parser.urls)
 
 
 def test_mathjax_is_served_from_static_with_its_fonts(site):
-    parser = Loads()
     html = (site / "lstm.html").read_text()
-    parser.feed(html)
+    parser = loads(html)
     mathjax = [u for u in parser.urls if u and "mathjax" in u.lower()]
     assert mathjax == ["_static/mathjax/tex-chtml.js"]
     assert (site / mathjax[0]).is_file()
@@ -240,8 +251,7 @@ def test_mathjax_is_served_from_static_with_its_fonts(site):
 def test_task_pages_show_their_figures_and_name_the_machine(site, page):
     html = (site / f"{page}.html").read_text()
     assert MACHINE in " ".join(re.sub(r"<[^>]+>", " ", html).split()), f"{page}: no {MACHINE!r}"
-    parser = Loads()
-    parser.feed(html)
+    parser = loads(html)
     shown = {Path(u).name for u in parser.urls if u and u.startswith("_images/")}
     assert set(TASKS[page]) <= shown, f"{page} shows {sorted(shown)}"
 
@@ -264,18 +274,31 @@ def test_a_kernel_link_lands_on_its_source_with_the_files_line_numbers(site):
     assert shown_line == first
 
 
-def test_chromium_renders_the_math_offline(site):
+def rendered(url):
+    """The DOM of ``url`` after headless Chromium ran its scripts, with every host name
+    unresolvable, so that anything the page needs from the network is missing."""
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         pytest.skip("chromium is not installed (Debian: apt-get install chromium)")
-    page = site / "lstm.html"
     run = subprocess.run(
         [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
          "--disable-background-networking", "--host-resolver-rules=MAP * ~NOTFOUND",
-         "--virtual-time-budget=15000", "--dump-dom", page.as_uri()],
+         "--virtual-time-budget=15000", "--dump-dom", url],
         capture_output=True, text=True, timeout=120)
-    dom = run.stdout
+    assert run.returncode == 0, run.stderr[-2000:]
+    return run.stdout
+
+
+def test_chromium_renders_the_math_offline(site):
+    page = site / "lstm.html"
+    dom = rendered(page.as_uri())
     equations = page.read_text().count('class="math notranslate nohighlight"')
-    rendered = dom.count("<mjx-container")
-    assert equations > 10 and rendered >= equations, (rendered, equations, run.stderr[-2000:])
+    assert equations > 10 and dom.count("<mjx-container") >= equations
     assert "<mjx-merror" not in dom and "Math input error" not in dom
+
+
+def test_chromium_search_finds_pages_offline(site):
+    dom = rendered((site / "search.html").as_uri() + "?q=forget+gate")
+    found = re.search(r"found (\d+) pages? matching", dom)
+    assert found and int(found.group(1)) > 0, "search found nothing"
+    assert 'href="lstm.html' in dom
