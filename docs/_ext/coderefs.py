@@ -86,8 +86,8 @@ class SrcRole(SphinxRole):
         path, name = split(target)
         ref = pending_xref(self.rawtext, refdomain="std", reftype="ref", reftarget=label(target),
                            refexplicit=True, refwarn=True)
-        ref += nodes.literal(self.rawtext, text.strip() or shown(path, name), classes=["xref", "src"])
-        ref["reftitle"] = target
+        shown_text = text.strip() or shown(path, name)
+        ref += nodes.literal(self.rawtext, shown_text, classes=["xref", "src"])
         return [ref], []
 
 
@@ -114,7 +114,8 @@ def write_pages(app):
                 path, name = split(target)
                 cited.setdefault(path, set()).add(name)
     PAGES.mkdir(exist_ok=True)
-    wanted = {PAGES / f"{page_name(path)}.rst": _page(path, names) for path, names in cited.items()}
+    wanted = {PAGES / f"{page_name(path)}.rst": _page(path, names)
+              for path, names in cited.items()}
     for stale in set(PAGES.glob("*.rst")) - set(wanted):
         stale.unlink()
     for file, text in wanted.items():
