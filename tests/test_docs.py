@@ -78,6 +78,18 @@ def test_every_concept_page_maps_its_equations_to_code_and_tests(page):
     assert ":eq:`" in text, f"{page}: {SECTION!r} names no equation"
 
 
+@pytest.mark.parametrize("page", CONCEPTS)
+def test_every_numbered_equation_of_a_concept_page_is_in_its_table(page):
+    """A new equation on a page must say where it is computed (or, below the table,
+    that it is analysis); ":eq:`a` to :eq:`b`" covers the equations between a and b."""
+    labels = re.findall(r":label: (\S+)", (DOCS / f"{page}.rst").read_text())
+    text = section(page, SECTION)
+    covered = set(re.findall(r":eq:`([^`]+)`", text))
+    for first, last in re.findall(r":eq:`([^`]+)` to :eq:`([^`]+)`", text):
+        covered.update(labels[labels.index(first):labels.index(last) + 1])
+    assert [label for label in labels if label not in covered] == []
+
+
 def test_every_src_reference_names_an_existing_function():
     missing = []
     for rst in pages():
