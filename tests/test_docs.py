@@ -87,7 +87,8 @@ def test_every_numbered_equation_of_a_concept_page_is_in_its_table(page):
     covered = set(re.findall(r":eq:`([^`]+)`", text))
     for first, last in re.findall(r":eq:`([^`]+)` to :eq:`([^`]+)`", text):
         covered.update(labels[labels.index(first):labels.index(last) + 1])
-    assert [label for label in labels if label not in covered] == []
+    missing = [label for label in labels if label not in covered]
+    assert not missing, f"docs/{page}.rst: equations {missing} are not in {SECTION!r}"
 
 
 def test_every_src_reference_names_an_existing_function():

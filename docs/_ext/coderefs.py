@@ -34,8 +34,9 @@ def split(target):
 
 
 @cache
-def _definitions(path):
-    """Dotted names of the top-level functions and classes of ``path`` and their methods."""
+def _definitions(path, mtime):
+    """Dotted names of the top-level functions and classes of ``path`` and their methods
+    (``mtime`` keys the cache, so a long-running build server sees edits)."""
     tree = ast.parse((ROOT / path).read_text(), filename=path)
     kinds = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
     names = set()
@@ -55,7 +56,7 @@ def problem(target):
         return str(error)
     if not (ROOT / path).is_file():
         return f"no file {path} in the repository (renamed or moved? update the page)"
-    if name not in _definitions(path):
+    if name not in _definitions(path, (ROOT / path).stat().st_mtime_ns):
         return f"{path} defines no function or class {name!r} (renamed? update the page)"
     return None
 
