@@ -92,13 +92,16 @@ class SrcRole(SphinxRole):
         return [ref], []
 
 
-def _page(path, names):
+def _page(path, citers):
+    """The rst of the page for ``path``; ``citers`` maps each cited name to its pages."""
     title = f"``{path}``"
     parts = [":orphan:\n", title, "=" * len(title), "",
              f"The functions of ``{path}`` that the pages cite, with the file's line numbers.", ""]
-    for name in sorted(names):
+    for name, docs in sorted(citers.items()):
         heading = f"``{name}``"
+        back = ", ".join(f":doc:`/{doc}`" for doc in sorted(docs))
         parts += [f".. _{label(f'{path}::{name}')}:", "", heading, "-" * len(heading), "",
+                  f"Cited on {back}.", "",
                   f".. literalinclude:: /../{path}", "   :language: python",
                   f"   :pyobject: {name}", "   :lineno-match:", ""]
     return "\n".join(parts)
@@ -106,17 +109,18 @@ def _page(path, names):
 
 def write_pages(app):
     """One page per cited file, with a section per cited name; unchanged files are kept."""
-    cited = {}
+    cited = {}                                   # path -> name -> the docs citing it
     for rst in DOCS.glob("**/*.rst"):
         if PAGES in rst.parents or "_build" in rst.parts:
             continue
+        doc = rst.relative_to(DOCS).with_suffix("").as_posix()
         for target in ROLE.findall(rst.read_text()):
             if problem(target) is None:          # the role warns about the others
                 path, name = split(target)
-                cited.setdefault(path, set()).add(name)
+                cited.setdefault(path, {}).setdefault(name, set()).add(doc)
     PAGES.mkdir(exist_ok=True)
-    wanted = {PAGES / f"{page_name(path)}.rst": _page(path, names)
-              for path, names in cited.items()}
+    wanted = {PAGES / f"{page_name(path)}.rst": _page(path, citers)
+              for path, citers in cited.items()}
     for stale in set(PAGES.glob("*.rst")) - set(wanted):
         stale.unlink()
     for file, text in wanted.items():
