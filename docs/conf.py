@@ -8,6 +8,7 @@ from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent
 sys.path.insert(0, str(DOCS.parent))          # import minirnn from this checkout
+sys.path.insert(0, str(DOCS / "_ext"))         # the :src: role (coderefs.py)
 
 project = "minirnn"
 author = "minirnn contributors"
@@ -20,12 +21,17 @@ extensions = [
     # Copies MathJax 3 into _static/mathjax and points mathjax_path at it, so the
     # equations render without any network access.
     "sphinx-mathjax-offline",
+    "coderefs",
 ]
 
 root_doc = "index"
 exclude_patterns = ["_build", "_generated", "results"]
 html_theme = "alabaster"
-html_static_path = []
+html_static_path = ["_static"]
+# Room for the code listings: the source is written to 99 columns, which alabaster's
+# default 940 px page (800 px body) cut off mid-line; prose stays at a readable width
+# through custom.css.
+html_theme_options = {"page_width": "1180px", "body_max_width": "none"}
 
 # Equation numbers. Sphinx counts displayed equations per page with math_numfig off;
 # with math_numfig (and numfig) on and no numbered toctree it counts them across the
