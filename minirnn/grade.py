@@ -24,6 +24,7 @@ The results list the tests in a fixed order with messages free of timings and te
 paths, so the same submission gives the same ``results.json`` except its top-level
 ``execution_time``.
 """
+import importlib.util
 import json
 import os
 import re
@@ -208,8 +209,6 @@ def grade_concept(submission, concept, work, timeout):
     dicts with name, score, max_score, output, visibility."""
     missing = working_copy(submission, concept, work)
     files = graded_test_files(work, concept)
-    if not files:
-        raise GradeError(f"{concept}: no graded tests in {ROOT / 'grading'}")
     if missing:
         records, _ = _run_pytest(work, files, timeout, collect_only=True)
         said = (f"{', '.join(missing)} not found in the submission: submit the file at "
@@ -242,6 +241,11 @@ def _entry(test, passed, output):
 def grade(submission, only=None, timeout=300):
     """Gradescope's results (a dict for results.json) of the concepts in ``only`` (all
     when None) on the project or files at ``submission``."""
+    if not (ROOT / "grading").is_dir():
+        raise GradeError(f"{ROOT / 'grading'} not found: the graded tests ship with the "
+                         "source checkout (git clone), not with an installed wheel")
+    if importlib.util.find_spec("pytest") is None:
+        raise GradeError("minirnn grade runs the graded tests with pytest: pip install -e '.[test]'")
     concepts = list(only) if only else list(CONCEPTS)
     for concept in concepts:
         concept_files(concept)
