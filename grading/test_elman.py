@@ -32,6 +32,6 @@ def test_forward():
 
 @graded(points=3)
 def test_backward():
-    """backward: every gradient of BPTT (eqs. 4-5) against finite differences"""
+    """backward: every gradient of BPTT (eqs. 4-7) against finite differences"""
     arrays, R = problem(1, SHAPES, ["h0"])
     check_backward(run, reference, arrays, R)

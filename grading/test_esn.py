@@ -27,7 +27,7 @@ def check_readout(readout, W, c, inputs):
 
 @graded(points=2)
 def test_states_only():
-    """fit_readout: W_out and b_out from the states alone, ridge 0.1"""
+    """fit_readout: W_out and b_out (eq. 6) from the states alone, ridge 0.1"""
     from minirnn import esn
     x, _, y = problem(0)
     check_readout(esn.fit_readout(x, y, 0.1), *ridge_normal_equations(x, y, 0.1), inputs=False)
@@ -35,7 +35,7 @@ def test_states_only():
 
 @graded(points=2)
 def test_with_inputs():
-    """fit_readout: W_out, W_u and b_out from states and inputs, ridge 0.5"""
+    """fit_readout: W_out, W_u and b_out (eq. 6) from states and inputs, ridge 0.5"""
     from minirnn import esn
     x, u, y = problem(1)
     check_readout(esn.fit_readout(x, y, 0.5, u), *ridge_normal_equations(np.hstack([x, u]), y, 0.5),

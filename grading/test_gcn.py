@@ -19,7 +19,7 @@ def problem(seed):
 
 
 def run(arrays):
-    """The submission's logits Z, loss and gradients {W_0, W_1, X}."""
+    """The submission's logits Z and its gradients {W_0, W_1, X} of the loss (eq. 8)."""
     from minirnn import gcn
     params = {"W_0": arrays["W_0"], "W_1": arrays["W_1"]}
     Z, cache = gcn.forward(params, gcn.normalized_adjacency(EDGES, N), arrays["X"])
@@ -45,7 +45,7 @@ def test_forward():
 
 @graded(points=3)
 def test_backward():
-    """backward: dL/dW_0 and dL/dW_1 (eq. 9, weight decay 0.1) against dense matrices"""
+    """backward: dL/dW_0 and dL/dW_1 (eqs. 9-10, weight decay 0.1) against dense matrices"""
     arrays = problem(1)
     _, dW_0, dW_1, _ = reference(arrays)
     check_gradients(run(arrays)[1], {"W_0": dW_0, "W_1": dW_1})

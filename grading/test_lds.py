@@ -43,7 +43,7 @@ def test_filter():
 
 @graded(points=2)
 def test_loglik():
-    """loglik: log p(y_1:T) (eq. 9) against the joint Gaussian of the whole sequence"""
+    """loglik: log p(y_1:T) (eq. 8) against the joint Gaussian of the whole sequence"""
     from minirnn import lds
     params, y = problem(1)
     check_close("log-likelihood", lds.filter(params, y)[2], ref.log_likelihood(params, y))

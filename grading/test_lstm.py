@@ -35,6 +35,6 @@ def test_forward():
 
 @graded(points=3)
 def test_backward():
-    """backward: every gradient of BPTT (eqs. 7-11) against finite differences"""
+    """backward: every gradient of BPTT (eqs. 7-13) against finite differences"""
     arrays, R = problem(1, SHAPES, STATES)
     check_backward(run, reference, arrays, R)

@@ -106,12 +106,19 @@ def numerical_gradients(loss, arrays):
 
 def check_gradients(analytic, numerical, tol=TOLERANCE):
     """Each gradient of ``numerical`` (finite differences of a reference loss) against
-    the submission's ``analytic`` one, named dL/d<name> in the message."""
+    the submission's ``analytic`` one; the message has a line per wrong gradient
+    dL/d<name>, since which of them are wrong tells where the mistake is."""
+    wrong = []
     for name, expected in numerical.items():
-        if name not in analytic:
-            raise AssertionError(f"dL/d{name}: missing from the gradients returned "
-                                 f"(got keys {sorted(analytic)})")
-        check_close(f"dL/d{name} (backward vs finite differences)", analytic[name], expected, tol)
+        try:
+            if name not in analytic:
+                raise AssertionError(f"dL/d{name}: missing from the gradients returned "
+                                     f"(got keys {sorted(analytic)})")
+            check_close(f"dL/d{name} (backward vs finite differences)", analytic[name], expected, tol)
+        except AssertionError as error:
+            wrong.append(str(error))
+    if wrong:
+        raise AssertionError("\n".join(wrong))
 
 
 # ------------------------------------------------------------ the working copies
