@@ -230,10 +230,11 @@ def grade_concept(submission, concept, work, timeout):
         unfinished = [i for i in started if i not in results]
         if unfinished:                        # the process died inside this test
             results[unfinished[0]] = (False, _stopped(status, timeout))
-        elif status not in (0, 1):
+        remaining = [t["id"] for t in tests if t["id"] not in results]
+        if not unfinished and (status not in (0, 1) or remaining == targets):
             raise GradeError(f"{concept}: pytest ended with status {status} outside any "
                              f"test (a grader error):\n{_log_tail(work)}")
-        targets = [t["id"] for t in tests if t["id"] not in results]
+        targets = remaining
     return [_entry(test, *results[test["id"]]) for test in tests]
 
 

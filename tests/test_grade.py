@@ -134,6 +134,19 @@ def test_a_graded_test_declares_points_and_a_known_visibility():
         grade.graded(points=1, visibility="secret")
 
 
+def test_the_recorder_refuses_a_hidden_test_outside_grading_hidden(tmp_path):
+    (tmp_path / "grading" / "hidden").mkdir(parents=True)
+    shutil.copyfile(ROOT / "grading" / "conftest.py", tmp_path / "grading" / "conftest.py")
+    (tmp_path / "grading" / "test_toy.py").write_text(
+        "from minirnn.grade import graded\n\n\n@graded(points=1, visibility='hidden')\n"
+        "def test_secret():\n    pass\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), grade.RECORD: str(tmp_path / "record.jsonl")}
+    ran = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "grading"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 4
+    assert "test_secret: visibility 'hidden' belongs in grading/hidden/" in ran.stdout + ran.stderr
+
+
 def test_gradescopes_run_autograder_grades_a_zipped_folder_submission(student_copy, tmp_path):
     """run_autograder with /autograder moved to a temporary folder: the submission is
     the student's project folder one level down, as a zip of it unpacks."""
