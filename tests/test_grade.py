@@ -66,7 +66,7 @@ def test_the_reference_gets_full_marks_in_gradescopes_schema(tmp_path):
 def test_a_stripped_concept_scores_zero_saying_what_to_implement_and_twice_the_same(student_copy):
     assert not (student_copy / "grading" / "hidden").exists()     # students do not see them
     assert (student_copy / "grading" / "test_lstm.py").is_file()
-    first, printed = graded(student_copy, "--only", "lstm,gru")
+    first, printed = graded(student_copy, "--only", "lstm,esn")
     lstm = by_concept(first, "lstm")
     assert any(t["visibility"] == "hidden" for t in lstm)           # the grader's own tests
     for test in lstm:
@@ -74,9 +74,9 @@ def test_a_stripped_concept_scores_zero_saying_what_to_implement_and_twice_the_s
         assert test["output"].startswith("NotImplementedError: minirnn/kernels/lstm.py: "
                                          "implement eqs. (1)-(5) of docs/lstm.rst"), test
         assert "raised at minirnn/kernels/lstm.py:" in test["output"]
-    assert all(t["score"] == t["max_score"] for t in by_concept(first, "gru"))
+    assert all(t["score"] == t["max_score"] for t in by_concept(first, "esn"))
     assert [line.split()[:3] for line in printed.splitlines()][1:3] == \
-        [["lstm", "0", "7"], ["gru", "7", "7"]]
+        [["lstm", "0", "7"], ["esn", "6", "6"]]
     second, _ = graded(student_copy, "--only", "lstm")
     assert second["tests"] == lstm                  # messages included: no paths, no timings
 
