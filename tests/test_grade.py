@@ -22,9 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 TEST_KEYS = {"name", "score", "max_score", "output", "visibility"}
 
 
-def graded(project, *options):
-    """minirnn grade PROJECT --json ... OPTIONS through the CLI: (results, printed)."""
-    out = Path(project).parent / f"results-{len(list(Path(project).parent.glob('results-*')))}.json"
+def graded(project, out, *options):
+    """minirnn grade PROJECT --json OUT OPTIONS through the CLI: (results, printed)."""
     result = CliRunner().invoke(main, ["grade", str(project), "--json", str(out), *options])
     assert result.exit_code == 0, result.output
     return json.loads(out.read_text()), result.output
@@ -45,7 +44,7 @@ def student_copy(tmp_path_factory):
 
 
 def test_the_reference_gets_full_marks_in_gradescopes_schema(tmp_path):
-    results, printed = graded(ROOT)
+    results, printed = graded(ROOT, tmp_path / "results.json")
     assert set(results) == {"score", "execution_time", "output", "tests"}
     assert isinstance(results["execution_time"], float) and results["execution_time"] > 0
     for test in results["tests"]:
@@ -63,10 +62,11 @@ def test_the_reference_gets_full_marks_in_gradescopes_schema(tmp_path):
                    for line in printed.splitlines()), printed
 
 
-def test_a_stripped_concept_scores_zero_saying_what_to_implement_and_twice_the_same(student_copy):
+def test_a_stripped_concept_scores_zero_saying_what_to_implement_and_twice_the_same(student_copy,
+                                                                                     tmp_path):
     assert not (student_copy / "grading" / "hidden").exists()     # students do not see them
     assert (student_copy / "grading" / "test_lstm.py").is_file()
-    first, printed = graded(student_copy, "--only", "lstm,esn")
+    first, printed = graded(student_copy, tmp_path / "first.json", "--only", "lstm,esn")
     lstm = by_concept(first, "lstm")
     assert any(t["visibility"] == "hidden" for t in lstm)           # the grader's own tests
     for test in lstm:
@@ -77,7 +77,7 @@ def test_a_stripped_concept_scores_zero_saying_what_to_implement_and_twice_the_s
     assert all(t["score"] == t["max_score"] for t in by_concept(first, "esn"))
     assert [line.split()[:3] for line in printed.splitlines()][1:3] == \
         [["lstm", "0", "7"], ["esn", "6", "6"]]
-    second, _ = graded(student_copy, "--only", "lstm")
+    second, _ = graded(student_copy, tmp_path / "second.json", "--only", "lstm")
     assert second["tests"] == lstm                  # messages included: no paths, no timings
 
 
@@ -92,7 +92,7 @@ def test_a_crash_a_wrong_value_and_a_missing_file_cost_only_their_own_tests(tmp_
     assert hmm.count("prev[i] * A_T[j, i]") == 1
     (submission / "minirnn/kernels/hmm.py").write_text(          # A where A^T belongs
         hmm.replace("prev[i] * A_T[j, i]", "prev[i] * A_T[i, j]"))
-    results, _ = graded(submission, "--only", "lstm,hmm,elman,gcn")
+    results, _ = graded(submission, tmp_path / "results.json", "--only", "lstm,hmm,elman,gcn")
     for test in by_concept(results, "lstm"):
         assert test["score"] == 0 and "crashed the test process (SIGSEGV" in test["output"]
     for test in by_concept(results, "hmm"):
@@ -113,7 +113,7 @@ def test_an_endless_loop_is_stopped_and_costs_only_the_test_that_hangs(tmp_path)
     (tmp_path / rel).parent.mkdir(parents=True)
     (tmp_path / rel).write_text(text.replace(          # hangs on the unpenalised readout only
         "    z_mean, y_mean = ", "    while ridge == 0:\n        pass\n    z_mean, y_mean = "))
-    results, _ = graded(tmp_path, "--only", "esn", "--timeout", "15")
+    results, _ = graded(tmp_path, tmp_path / "results.json", "--only", "esn", "--timeout", "15")
     scores = {t["name"]: (t["score"], t["output"]) for t in by_concept(results, "esn")}
     hung = [name for name, (score, said) in scores.items() if "did not finish within 15 s" in said]
     assert hung == ["esn: fit_readout with ridge 0: ordinary least squares (np.linalg.lstsq)"]
