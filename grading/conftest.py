@@ -14,7 +14,7 @@ import pytest
 
 from minirnn.grade import RECORD, clean
 
-WORK = Path.cwd()
+WORK = Path.cwd().resolve()
 MESSAGE_LIMIT = 3000          # characters: Numba's typing errors run long
 
 

@@ -81,20 +81,26 @@ def test_a_stripped_concept_scores_zero_saying_what_to_implement_and_twice_the_s
     assert second["tests"] == lstm                  # messages included: no paths, no timings
 
 
-def test_a_crash_a_wrong_value_and_a_missing_file_cost_only_their_own_tests(tmp_path):
+def test_crashes_a_wrong_value_and_a_missing_file_cost_only_their_own_tests(tmp_path):
     submission = tmp_path / "submission"
-    for rel in assign.CONCEPTS["lstm"] + assign.CONCEPTS["hmm"] + assign.CONCEPTS["gcn"]:
-        (submission / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(ROOT / rel, submission / rel)
+    for concept in ("lstm", "hmm", "attention", "gcn"):
+        for rel in assign.CONCEPTS[concept]:
+            (submission / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(ROOT / rel, submission / rel)
     with open(submission / "minirnn/kernels/lstm.py", "a") as kernel:
         kernel.write("\nimport ctypes\nctypes.string_at(0)     # a segmentation fault\n")
+    with open(submission / "minirnn/attention.py", "a") as module:
+        module.write("\nimport os\nos._exit(3)\n")
     hmm = (submission / "minirnn/kernels/hmm.py").read_text()
     assert hmm.count("prev[i] * A_T[j, i]") == 1
     (submission / "minirnn/kernels/hmm.py").write_text(          # A where A^T belongs
         hmm.replace("prev[i] * A_T[j, i]", "prev[i] * A_T[i, j]"))
-    results, _ = graded(submission, tmp_path / "results.json", "--only", "lstm,hmm,elman,gcn")
+    results, _ = graded(submission, tmp_path / "results.json", "--only", "lstm,hmm,elman,attention,gcn")
     for test in by_concept(results, "lstm"):
         assert test["score"] == 0 and "crashed the test process (SIGSEGV" in test["output"]
+    for test in by_concept(results, "attention"):
+        assert test["score"] == 0
+        assert test["output"].startswith("the test process exited with status 3 while running this test")
     for test in by_concept(results, "hmm"):
         assert test["score"] == 0 and "relative error" in test["output"], test
     loglik = by_concept(results, "hmm")[0]["output"]
