@@ -11,8 +11,9 @@ How a concept is graded:
 
 * Its working copy is this project's package, ``tests/reference`` and ``grading``
   with only the concept's own files (``assign.CONCEPTS``) taken from the submission. A
-  broken file of one concept cannot fail another's tests, and a submission cannot
-  change the tests, the references or the grader.
+  broken file of one concept cannot fail another's tests, and edits a submission makes
+  to the tests, the references or the grader are not used. (It is no sandbox: the
+  submitted code runs with the grader's rights, as on Gradescope.)
 * Its tests run in a pytest subprocess (cwd and PYTHONPATH the working copy, so the
   submitted code is what imports) with the ``grading/conftest.py`` recorder, which
   writes each test's metadata, start and result to a file as they happen. A crash or
