@@ -56,7 +56,7 @@ def _write_cli_reference():
     runner = CliRunner()
     parts = []
     for command in ([], ["list"], ["run"], ["sample"], ["predict"], ["gradcheck"], ["gradflow"],
-                    ["bench"], ["assign"]):
+                    ["bench"], ["assign"], ["grade"]):
         args = [*command, "--help"]
         result = runner.invoke(main, args, prog_name="minirnn", terminal_width=88)
         if result.exit_code != 0:

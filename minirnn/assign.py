@@ -22,7 +22,7 @@ The rules:
 ``make_assignment`` copies the project (what ``git ls-files`` lists in a git checkout,
 else the package and the files around it, never .venv, runs/ or build output) and
 strips the Python files of the chosen concepts (``CONCEPTS``; all marked files when
-none are chosen).
+none are chosen). The hidden graded tests (``grading/hidden/``) stay out of the copy.
 """
 import json
 import re
@@ -45,10 +45,12 @@ CONCEPTS = {                                  # concept -> files holding its reg
 }
 
 # Copied when the source is not a git checkout.
-PROJECT_FILES = ["minirnn", "tests", "docs", "benchmarks", "datasets", "setup.cfg",
+PROJECT_FILES = ["minirnn", "tests", "grading", "docs", "benchmarks", "datasets", "setup.cfg",
                  "pyproject.toml", "README.md", "LICENSE"]
 NEVER = {".venv", "venv", "runs", "build", "dist", "_build", "__pycache__", ".git",
          ".pytest_cache"}
+# The graded tests students do not see (minirnn/grade.py): the autograder has them.
+HIDDEN_TESTS = "grading/hidden/"
 
 
 class MarkerError(ValueError):
@@ -131,7 +133,7 @@ def make_assignment(source, out, only=None):
         raise FileExistsError(f"{out} is not empty; give a new or empty folder")
     chosen = files_to_strip(only)
     copies, stripped = {}, {}
-    for rel in project_files(source):
+    for rel in (p for p in project_files(source) if not p.startswith(HIDDEN_TESTS)):
         if rel.endswith(".py") and (chosen is None or rel in chosen):
             text = (source / rel).read_text(encoding="utf-8")
             count = len(regions(text, rel))

@@ -223,14 +223,45 @@ def assign(out_dir, only):
     """Write a student copy of the project into OUT_DIR: each solution region becomes
     raise NotImplementedError (docs/instructors.rst)."""
     from . import assign as assignment
-    names = [n.strip() for n in only.split(",") if n.strip()] if only else None
     try:
-        stripped = assignment.make_assignment(Path(__file__).resolve().parents[1], out_dir, names)
+        stripped = assignment.make_assignment(Path(__file__).resolve().parents[1], out_dir,
+                                              _concepts(only))
     except (ValueError, FileExistsError) as error:
         raise click.UsageError(str(error))
     for path, count in sorted(stripped.items()):
         click.echo(f"  {path}: {count} region(s) stripped")
     click.echo(f"student copy written to {out_dir}")
+
+
+def _concepts(only):
+    """The names of a comma-separated --only, or None for all."""
+    return [n.strip() for n in only.split(",") if n.strip()] if only else None
+
+
+@main.command()
+@click.argument("project_dir", default=".", type=click.Path(exists=True, file_okay=False))
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
+              help="Write Gradescope's results.json here.")
+@click.option("--only", default=None, metavar="CONCEPTS",
+              help="Comma-separated concepts to grade, e.g. lstm,gru [default: all].")
+@click.option("--timeout", type=click.IntRange(1), default=300, show_default=True,
+              help="Seconds a test process may run before the grader stops it.")
+def grade(project_dir, json_path, only, timeout):
+    """Run the graded tests on PROJECT_DIR (a student copy, or a submission holding the
+    concepts' files at their paths) and print points per concept (docs/instructors.rst).
+    Lost points still exit 0; a failure of the grader itself exits 1."""
+    from . import grade as grading
+    try:
+        results = grading.grade(project_dir, _concepts(only), timeout)
+    except ValueError as error:
+        raise click.UsageError(str(error))
+    except grading.GradeError as error:
+        raise click.ClickException(str(error))
+    if json_path:
+        grading.write_json(results, json_path)
+    click.echo(results["output"])
+    click.echo(f"graded in {results['execution_time']:.0f} s"
+               + (f"; results written to {json_path}" if json_path else ""))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""The course's graded tests (``minirnn grade``; docs/instructors.rst, "Grading")."""
