@@ -21,8 +21,8 @@ The rules:
 
 ``make_assignment`` copies the project (what ``git ls-files`` lists in a git checkout,
 else the package and the files around it, never .venv, runs/ or build output) and
-strips the Python files of the chosen concepts (``CONCEPTS``; all marked files when
-none are chosen). The hidden graded tests (``grading/hidden/``) stay out of the copy.
+strips the files of the chosen concepts (``CONCEPTS``; all of them when none are
+chosen; other files keep their markers, such as the examples in tests). The hidden graded tests (``grading/hidden/``) stay out of the copy.
 """
 import json
 import re
@@ -114,10 +114,10 @@ def project_files(source):
 
 
 def files_to_strip(only=None):
-    """The files whose regions are stripped: those of the concepts in ``only``, or
-    None meaning every marked Python file. Unknown concepts are a ValueError."""
-    if not only:
-        return None
+    """The files whose regions are stripped: those of the concepts in ``only``, or of
+    every concept. Only those: the marker examples in tests and docs stay as they are.
+    Unknown concepts are a ValueError."""
+    only = only or CONCEPTS
     unknown = sorted(set(only) - set(CONCEPTS))
     if unknown:
         raise ValueError(f"unknown concept(s) {', '.join(unknown)}; "
@@ -134,7 +134,7 @@ def make_assignment(source, out, only=None):
     chosen = files_to_strip(only)
     copies, stripped = {}, {}
     for rel in (p for p in project_files(source) if not p.startswith(HIDDEN_TESTS)):
-        if rel.endswith(".py") and (chosen is None or rel in chosen):
+        if rel in chosen:
             text = (source / rel).read_text(encoding="utf-8")
             count = len(regions(text, rel))
             if count:

@@ -65,21 +65,23 @@ def test_unbalanced_markers_are_refused_with_file_and_line(text, where):
 
 def test_make_assignment_checks_every_file_before_writing(tmp_path):
     src, out = tmp_path / "src", tmp_path / "out"
-    (src / "minirnn").mkdir(parents=True)
-    (src / "minirnn" / "good.py").write_text(MARKED)
-    (src / "minirnn" / "bad.py").write_text("# BEGIN SOLUTION\n")
+    (src / "minirnn" / "kernels").mkdir(parents=True)
+    good, bad = (src / f for f in (*assign.CONCEPTS["lstm"], *assign.CONCEPTS["gru"]))
+    good.write_text(MARKED)
+    bad.write_text("# BEGIN SOLUTION\n")
     (src / "minirnn" / "__pycache__").mkdir()
     (src / "minirnn" / "__pycache__" / "good.cpython-312.pyc").write_bytes(b"")
     (src / "runs").mkdir()
     (src / "runs" / "log.txt").write_text("not copied")
-    with pytest.raises(assign.MarkerError, match=r"minirnn/bad\.py:1"):
+    with pytest.raises(assign.MarkerError, match=r"minirnn/kernels/gru\.py:1"):
         assign.make_assignment(src, out)
     assert not out.exists()
-    (src / "minirnn" / "bad.py").write_text("x = 1\n")
-    assert assign.make_assignment(src, out) == {"minirnn/good.py": 2}
+    bad.write_text("x = 1\n")
+    assert assign.make_assignment(src, out) == {"minirnn/kernels/lstm.py": 2}
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == \
-        ["minirnn/bad.py", "minirnn/good.py"]
-    assert (out / "minirnn" / "good.py").read_text() == STRIPPED.replace("toy.py", "minirnn/good.py")
+        ["minirnn/kernels/gru.py", "minirnn/kernels/lstm.py"]
+    assert (out / "minirnn" / "kernels" / "lstm.py").read_text() == \
+        STRIPPED.replace("toy.py", "minirnn/kernels/lstm.py")
 
 
 def test_only_names_unknown_concepts_and_the_valid_ones(tmp_path):
@@ -180,6 +182,14 @@ def test_student_copy_has_no_markers_and_stripping_it_again_changes_nothing(stud
             assert "SOLUTION" not in text and "raise NotImplementedError(" in text
             assert assign.strip(text, f) == text
     assert assign.make_assignment(student_copy, tmp_path / "again") == {}
+    # Files of no concept keep their text, such as the marker examples in this file.
+    assert (student_copy / "tests" / "test_assign.py").read_text() == Path(__file__).read_text()
+
+
+def test_every_marked_file_of_the_package_belongs_to_a_concept():
+    marked = {p.relative_to(ROOT).as_posix() for p in (ROOT / "minirnn").rglob("*.py")
+              if assign.regions(p.read_text(), str(p))}
+    assert marked <= {f for files in assign.CONCEPTS.values() for f in files}
 
 
 def test_student_copy_functions_raise_what_to_implement(student_copy):
