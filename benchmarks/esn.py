@@ -47,9 +47,8 @@ def dense_in_njit(params, u):
     N = W.shape[0]
     indptr = np.arange(0, N * N + 1, N, dtype=np.uint64)          # the dtypes of esn.csr
     indices = np.tile(np.arange(N, dtype=np.uint32), N)
-    drive = (u.reshape(-1, 1) @ W_in.T + b).reshape(u.shape[0], 1, N)
     x0 = np.zeros((1, N))
-    return lambda: kernels.run_cpu(drive, indptr, indices, W.ravel().copy(), LEAK, x0)
+    return lambda: kernels.run_cpu(u, W_in, b, indptr, indices, W.ravel().copy(), LEAK, x0)
 
 
 def reservoirpy_run(params, u):

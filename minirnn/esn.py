@@ -93,8 +93,7 @@ def forward(params, u, leak, x0=None, device="cpu"):
     checks.float_array("u", u, 3, W.dtype)
     checks.shape("u", u, (None, None, W_in.shape[1]))
     checks.finite("u", u)
-    T, B, D = u.shape
-    N = W.shape[0]
+    B, N = u.shape[1], W.shape[0]
     x0 = np.zeros((B, N), W.dtype) if x0 is None else x0
     checks.float_array("x0", x0, 2, W.dtype)
     checks.shape("x0", x0, (B, N))
@@ -102,8 +101,7 @@ def forward(params, u, leak, x0=None, device="cpu"):
     _leak(leak)
     if device not in kernels.RUN:
         raise ValueError(f"device: expected one of {sorted(kernels.RUN)}, got {device!r}")
-    drive = (u.reshape(T * B, D) @ W_in.T + b).reshape(T, B, N)         # eq. (1), all t
-    return kernels.RUN[device](drive, *csr(W), u.dtype.type(leak), x0)
+    return kernels.RUN[device](u, W_in, b, *csr(W), u.dtype.type(leak), x0)
 
 
 def fit_readout(x, y, ridge, u=None):

@@ -3,9 +3,9 @@
 Equation numbers refer to ``docs/esn.rst``. The reservoir matrix W arrives in CSR form
 (row i's nonzeros are ``data[indptr[i]:indptr[i+1]]`` in columns ``indices[...]``), so
 a step costs one multiply-add per nonzero: 10x fewer than a dense product at the usual
-density 0.1. The input term W_in u_t + b does not depend on the state and arrives
-precomputed for all steps (``drive``), except in closed loop, where u_t is the
-readout's last prediction.
+density 0.1. The input term W_in u_t + b is computed in the step too (D multiply-adds
+per unit): in closed loop u_t is the readout's last prediction, and a (T, B, N) array
+of it made beforehand cost more to write and read back than computing it.
 
 CPU: the whole time loop is one @njit call (no Python between steps: at 500 units a
 step is a few microseconds, less than one NumPy call's overhead); the CSR product in
@@ -20,11 +20,13 @@ from numba import cuda, njit
 from .common import FAST, launch_config, require_gpu, tanh, twin
 
 
-def _preactivation(x_prev, drive, indptr, indices, data, b, i):
-    """W_in u_t + b + (W x_{t-1})_i for unit i of series b (eq. 1)."""
-    pre = drive
+def _preactivation(x_prev, u_t, W_in, b, indptr, indices, data, n, i):
+    """(W_in u_t + b + W x_{t-1})_i for unit i of series n (eq. 1)."""
+    pre = b[i]
+    for k in range(W_in.shape[1]):
+        pre += W_in[i, k] * u_t[n, k]                             # eq. (1): W_in u_t + b
     for k in range(indptr[i], indptr[i + 1]):
-        pre += data[k] * x_prev[b, indices[k]]                    # eq. (1): W x_{t-1}
+        pre += data[k] * x_prev[n, indices[k]]                    # eq. (1): W x_{t-1}
     return pre
 
 
@@ -34,35 +36,35 @@ _preactivation_cpu, _preactivation_gpu = twin(_preactivation)
 # ------------------------------------------------------------------------------- CPU
 
 @njit(cache=True, error_model="numpy", fastmath={"contract", "reassoc"})
-def _products(x_prev, drive_t, indptr, indices, data, x_t):
+def _products(x_prev, u_t, W_in, b, indptr, indices, data, x_t):
     """x_t = W_in u_t + b + W x_{t-1} for every series (eq. 1). ``reassoc`` lets LLVM
     sum each row's nonzeros in SIMD lanes (gathers) in any order; with unsigned indices
     (csr's) Numba drops its negative-index checks. Together: 0.4 against 1.3 ns per
     nonzero here (docs/results/esn.rst)."""
-    for b in range(x_t.shape[0]):
+    for n in range(x_t.shape[0]):
         for i in range(x_t.shape[1]):
-            x_t[b, i] = _preactivation_cpu(x_prev, drive_t[b, i], indptr, indices, data, b, i)
+            x_t[n, i] = _preactivation_cpu(x_prev, u_t, W_in, b, indptr, indices, data, n, i)
 
 
 @njit(**FAST)
-def _step(x_prev, drive_t, indptr, indices, data, leak, x_t):
-    """One step for every series: the sparse products, then the leaky tanh update
-    (eq. 2) as a loop over the row, which LLVM turns into SIMD code with common.tanh
-    (a scalar math.tanh per unit cost more than the product here)."""
-    _products(x_prev, drive_t, indptr, indices, data, x_t)
-    for b in range(x_t.shape[0]):
-        x, x_p = x_t[b], x_prev[b]
+def _step(x_prev, u_t, W_in, b, indptr, indices, data, leak, x_t):
+    """One step for every series: the products, then the leaky tanh update (eq. 2) as a
+    loop over the row, which LLVM turns into SIMD code with common.tanh (a scalar
+    math.tanh per unit cost more than the sparse product here)."""
+    _products(x_prev, u_t, W_in, b, indptr, indices, data, x_t)
+    for n in range(x_t.shape[0]):
+        x, x_p = x_t[n], x_prev[n]
         for i in range(x.shape[0]):
             x[i] = (1 - leak) * x_p[i] + leak * tanh(x[i])        # eq. (2)
 
 
 @njit(cache=True)
-def run_cpu(drive, indptr, indices, data, leak, x0):
-    """States x (T, B, N) from drive = W_in u_t + b (T, B, N) and x0 (B, N)."""
-    x = np.empty_like(drive)
+def run_cpu(u, W_in, b, indptr, indices, data, leak, x0):
+    """States x (T, B, N) driven by u (T, B, D) from x0 (B, N)."""
+    x = np.empty((u.shape[0], *x0.shape), x0.dtype)
     x_prev = x0
-    for t in range(drive.shape[0]):
-        _step(x_prev, drive[t], indptr, indices, data, leak, x[t])
+    for t in range(u.shape[0]):
+        _step(x_prev, u[t], W_in, b, indptr, indices, data, leak, x[t])
         x_prev = x[t]
     return x
 
@@ -76,7 +78,6 @@ def generate_cpu(u0, x0, W_in, b, indptr, indices, data, leak, W_out, W_u, b_out
     D = W_out.shape[0]
     y = np.empty((steps, B, D), x0.dtype)
     x = np.empty((steps, B, N), x0.dtype)
-    drive = np.empty((B, N), x0.dtype)
     u_t, x_t, x_next = u0.copy(), x0.copy(), np.empty_like(x0)
     for s in range(steps):
         x[s] = x_t
@@ -88,13 +89,8 @@ def generate_cpu(u0, x0, W_in, b, indptr, indices, data, leak, W_out, W_u, b_out
                 for k in range(D):
                     acc += W_u[d, k] * u_t[n, k]
                 y[s, n, d] = acc
-            u_t[n] = y[s, n]                                      # eq. (7)
-            for i in range(N):                                    # eq. (1): W_in u + b
-                acc = b[i]
-                for k in range(D):
-                    acc += W_in[i, k] * u_t[n, k]
-                drive[n, i] = acc
-        _step(x_t, drive, indptr, indices, data, leak, x_next)
+        u_t[:] = y[s]                                             # eq. (7)
+        _step(x_t, u_t, W_in, b, indptr, indices, data, leak, x_next)
         x_t, x_next = x_next, x_t
     return y, x
 
@@ -102,23 +98,24 @@ def generate_cpu(u0, x0, W_in, b, indptr, indices, data, leak, W_out, W_u, b_out
 # ------------------------------------------------------------------------------ CUDA
 
 @cuda.jit
-def _step_cuda(x_prev, drive_t, indptr, indices, data, leak, x_t):
+def _step_cuda(x_prev, u_t, W_in, b, indptr, indices, data, leak, x_t):
     n, i = cuda.grid(2)
     if n < x_t.shape[0] and i < x_t.shape[1]:
-        pre = _preactivation_gpu(x_prev, drive_t[n, i], indptr, indices, data, n, i)
+        pre = _preactivation_gpu(x_prev, u_t, W_in, b, indptr, indices, data, n, i)
         x_t[n, i] = (1.0 - leak) * x_prev[n, i] + leak * math.tanh(pre)     # eq. (2)
 
 
-def run_cuda(drive, indptr, indices, data, leak, x0):
+def run_cuda(u, W_in, b, indptr, indices, data, leak, x0):
     require_gpu()
-    T, B, N = drive.shape
+    T, B, _ = u.shape
+    N = x0.shape[1]
     blocks, threads = launch_config(B, N)
-    d_drive = cuda.to_device(drive)
+    d_u, d_W_in, d_b = (cuda.to_device(a) for a in (u, W_in, b))
     d_csr = [cuda.to_device(a) for a in (indptr, indices, data)]
-    d_x = cuda.device_array((T + 1, B, N), drive.dtype)     # d_x[0] = x0, d_x[t+1] = x_t
+    d_x = cuda.device_array((T + 1, B, N), x0.dtype)        # d_x[0] = x0, d_x[t+1] = x_t
     d_x[0].copy_to_device(np.ascontiguousarray(x0))
     for t in range(T):
-        _step_cuda[blocks, threads](d_x[t], d_drive[t], *d_csr, leak, d_x[t + 1])
+        _step_cuda[blocks, threads](d_x[t], d_u[t], d_W_in, d_b, *d_csr, leak, d_x[t + 1])
     return d_x[1:].copy_to_host()
 
 
