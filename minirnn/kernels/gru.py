@@ -19,22 +19,31 @@ from .common import (FAST, flush, flush_below, launch_config, require_gpu, sigmo
                      transpose, twin)
 
 
+# The three scalar helpers below are only called from solution regions, so their
+# bodies are regions too (docs/instructors.rst).
+
 def _blend(z, n, h_prev):
     """h_t = (1 - z) n + z h_{t-1} (eq. 5); exactly h_{t-1} when z = 1."""
+    # BEGIN SOLUTION eq. (5) of docs/gru.rst: h_t from z, n and h_{t-1}
     return (1.0 - z) * n + z * h_prev
+    # END SOLUTION
 
 
 def _blend_backward(G, z, n, h_prev):
     """G = dL/dh_t through eq. 5 and the sigmoid and tanh of eqs. 2-4 (eq. 8):
     returns dz_hat, dn_hat and G z, the part of G that reaches h_{t-1} directly."""
+    # BEGIN SOLUTION eq. (8) of docs/gru.rst: dz_hat, dn_hat and G z
     dz_hat = G * (h_prev - n) * z * (1.0 - z)
     dn_hat = G * (1.0 - z) * (1.0 - n * n)
     return dz_hat, dn_hat, G * z
+    # END SOLUTION
 
 
 def _dsigmoid(dr, r):
     """dr_hat = dL/dr * sigma'(r_hat), with sigma' written with the output r (eqs. 9, 10)."""
+    # BEGIN SOLUTION eqs. (9)-(10) of docs/gru.rst: dr_hat through the sigmoid
     return dr * r * (1.0 - r)
+    # END SOLUTION
 
 
 _blend_cpu, _blend_gpu = twin(_blend)
@@ -86,8 +95,10 @@ def _reset_before(xw_t, h_prev, gates_t, m_t):
     """r, z (eqs. 1, 2); m_t = s_t = r * h_{t-1}, the input of W_hn (eq. 4)."""
     _update_reset(xw_t, gates_t)
     for b in range(m_t.shape[0]):
+        # BEGIN SOLUTION eq. (4) of docs/gru.rst: s_t = r_t * h_{t-1}
         for j in range(m_t.shape[1]):
             m_t[b, j] = gates_t[b, j] * h_prev[b, j]
+        # END SOLUTION
 
 
 @njit(**FAST)
@@ -97,8 +108,10 @@ def _candidate_before(xw_t, gates_t):
     for b in range(gates_t.shape[0]):
         _, _, n = _blocks(gates_t[b], H)
         a_n = xw_t[b, 2 * H:]
+        # BEGIN SOLUTION eq. (4) of docs/gru.rst: the candidate n (reset-before)
         for j in range(H):
             n[j] = tanh(n[j] + a_n[j])
+        # END SOLUTION
 
 
 def _gates_after(xw_t, W_h, b_hn, h_prev, gates_t, m_t):
@@ -157,10 +170,12 @@ def _backward_zn_rows(g, dh_t, gates_t, h_prev, tiny, da_t):
         _, z, n = _blocks(gates_t[b], H)
         _, da_z, da_n = _blocks(da_t[b], H)
         for j in range(H):
+            # BEGIN SOLUTION eqs. (7)-(8) of docs/gru.rst: the z and n blocks of da_t, G z
             G = g[b, j] + dh_t[b, j]                              # eq. (7)
             dz_hat, dn_hat, Gz = _blend_backward_cpu(G, z[j], n[j], h_prev[b, j])
             da_z[j], da_n[j] = flush(dz_hat, tiny), flush(dn_hat, tiny)
             g[b, j] = flush(Gz, tiny)
+            # END SOLUTION
 
 
 @njit(cache=True)
@@ -169,9 +184,11 @@ def _backward_r_rows(ds, gates_t, h_prev, tiny, g, da_t):
     B, H = g.shape
     for b in range(B):
         for j in range(H):
+            # BEGIN SOLUTION eqs. (10)-(11) of docs/gru.rst: dr_hat and ds r (reset-before)
             r = gates_t[b, j]
             da_t[b, j] = flush(_dsigmoid_cpu(ds[b, j] * h_prev[b, j], r), tiny)
             g[b, j] = flush(g[b, j] + ds[b, j] * r, tiny)
+            # END SOLUTION
 
 
 def forward_cpu(xw, W_h, b_hn, h0, lengths, variant):
@@ -226,7 +243,9 @@ def _finish_unit(z, n, h_prev, lengths, t, b, j, gates_t, h_t):
     H = h_t.shape[1]
     z = z if t < lengths[b] else 1.0
     gates_t[b, H + j], gates_t[b, 2 * H + j] = z, n
+    # BEGIN SOLUTION eq. (5) of docs/gru.rst: h_t, one unit per thread
     h_t[b, j] = _blend_gpu(z, n, h_prev[b, j])
+    # END SOLUTION
 
 
 @cuda.jit
@@ -255,6 +274,7 @@ def _forward_rz_cuda(xw_t, W_h, h_prev, gates_t, m_t):
     B, H = m_t.shape
     if b >= B or j >= H:
         return
+    # BEGIN SOLUTION eqs. (1)-(2), (4) of docs/gru.rst: r, z and s_t, one unit per thread
     a_r, a_z = xw_t[b, j], xw_t[b, H + j]
     for k in range(H):
         a_r += h_prev[b, k] * W_h[k, j]
@@ -262,6 +282,7 @@ def _forward_rz_cuda(xw_t, W_h, h_prev, gates_t, m_t):
     r = _sigmoid_gpu(a_r)                                         # eq. (1)
     gates_t[b, j], gates_t[b, H + j] = r, _sigmoid_gpu(a_z)       # eq. (2)
     m_t[b, j] = r * h_prev[b, j]
+    # END SOLUTION
 
 
 @cuda.jit
@@ -270,11 +291,13 @@ def _forward_n_cuda(xw_t, W_h, h_prev, m_t, lengths, t, gates_t, h_t):
     B, H = h_t.shape
     if b >= B or j >= H:
         return
+    # BEGIN SOLUTION eqs. (4)-(5) of docs/gru.rst: n and h_t (reset-before), one unit per thread
     a_n = xw_t[b, 2 * H + j]
     for k in range(H):
         a_n += m_t[b, k] * W_h[k, 2 * H + j]
     n = math.tanh(a_n)                                            # eq. (4)
     _finish_unit(gates_t[b, H + j], n, h_prev, lengths, t, b, j, gates_t, h_t)
+    # END SOLUTION
 
 
 @cuda.jit
@@ -299,9 +322,11 @@ def _backward_zn_cuda(g, dh_t, gates_t, h_prev, da_t):
     B, H = g.shape
     if b >= B or j >= H:
         return
+    # BEGIN SOLUTION eqs. (7)-(8) of docs/gru.rst: the z and n blocks of da_t, G z, per thread
     G = g[b, j] + dh_t[b, j]                                      # eq. (7)
     da_t[b, H + j], da_t[b, 2 * H + j], g[b, j] = _blend_backward_gpu(
         G, gates_t[b, H + j], gates_t[b, 2 * H + j], h_prev[b, j])
+    # END SOLUTION
 
 
 @cuda.jit
@@ -310,11 +335,13 @@ def _backward_r_cuda(W_h, gates_t, h_prev, g, da_t):
     B, H = g.shape
     if b >= B or k >= H:
         return
+    # BEGIN SOLUTION eqs. (10)-(11) of docs/gru.rst: dr_hat and ds r (reset-before), per thread
     ds = 0.0
     for j in range(H):
         ds += da_t[b, 2 * H + j] * W_h[k, 2 * H + j]              # eq. (10)
     da_t[b, k] = _dsigmoid_gpu(ds * h_prev[b, k], gates_t[b, k])
     g[b, k] += ds * gates_t[b, k]
+    # END SOLUTION
 
 
 @cuda.jit

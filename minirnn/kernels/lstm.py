@@ -19,7 +19,9 @@ I, F, G, O = range(4)
 
 def _unit_backward(G_h, g_c, i, f, g, o, tc, c_prev, p_i, p_f, p_o):
     """BPTT through one unit of one step (eqs. 7-10): returns dz_i, dz_f, dz_g, dz_o
-    and the gradient reaching c_{t-1}."""
+    and the gradient reaching c_{t-1}. Only called from solution regions, so its body
+    is one too (docs/instructors.rst)."""
+    # BEGIN SOLUTION eqs. (7)-(10) of docs/lstm.rst: BPTT through one unit of one step
     dz_o = G_h * tc * o * (1.0 - o)                               # eq. (7)
     G_c = g_c + G_h * o * (1.0 - tc * tc)                         # eq. (8)
     dz_i = G_c * g * i * (1.0 - i)                                # eq. (9)
@@ -27,6 +29,7 @@ def _unit_backward(G_h, g_c, i, f, g, o, tc, c_prev, p_i, p_f, p_o):
     dz_g = G_c * i * (1.0 - g * g)
     g_c_prev = G_c * f + dz_i * p_i + dz_f * p_f + dz_o * p_o     # eq. (10)
     return dz_i, dz_f, dz_g, dz_o, g_c_prev
+    # END SOLUTION
 
 
 _unit_backward_cpu, _unit_backward_gpu = twin(_unit_backward)
