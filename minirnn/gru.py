@@ -78,8 +78,8 @@ def forward(params, x, h0=None, lengths=None, variant="after", device="cpu"):
         raise ValueError(f"device: expected one of {sorted(kernels.KERNELS)}, got {device!r}")
     b = b_x.copy()
     b[:2 * H] += b_h[:2 * H]                       # r and z only ever see b_x + b_h
-    xw = (x.reshape(T * B, D) @ W_x + b).reshape(T, B, 3 * H)     # a_t, all t at once
-    h, gates, m = kernels.KERNELS[device][0](xw, W_h, b_h[2 * H:], h0, lengths, variant)
+    xw = (x.reshape(T * B, D) @ W_x).reshape(T, B, 3 * H)    # a_t less its bias, all t at once
+    h, gates, m = kernels.KERNELS[device][0](xw, W_h, b, b_h[2 * H:], h0, lengths, variant)
     return h, (x, h0, h, gates, m, variant, params, device)
 
 

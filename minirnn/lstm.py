@@ -61,10 +61,10 @@ def forward(params, x, h0=None, c0=None, lengths=None, device="cpu", backprop=Tr
     if device not in kernels.KERNELS:
         raise ValueError(f"device: expected one of {sorted(kernels.KERNELS)}, got {device!r}")
     P = np.stack([params[k] for k in PEEPHOLES]) if PEEPHOLES[0] in params else None
-    xw = (x.reshape(T * B, D) @ W_x + b).reshape(T, B, 4 * H)     # eq. (1), all t at once
+    xw = (x.reshape(T * B, D) @ W_x).reshape(T, B, 4 * H)      # eq. (1)'s x_t W_x, all t at once
     if not backprop:
-        return kernels.KERNELS[device][0](xw, W_h, P, h0, c0, lengths, store=False)[0], None
-    h, c, tc, gates = kernels.KERNELS[device][0](xw, W_h, P, h0, c0, lengths)
+        return kernels.KERNELS[device][0](xw, W_h, b, P, h0, c0, lengths, store=False)[0], None
+    h, c, tc, gates = kernels.KERNELS[device][0](xw, W_h, b, P, h0, c0, lengths)
     return h, (x, h0, c0, h, c, tc, gates, P, lengths, params, device)
 
 

@@ -92,10 +92,25 @@ overload(tanh, jit_options=dict(error_model="numpy"))(_by_precision(0))
 overload(sigmoid, jit_options=dict(error_model="numpy"))(_by_precision(1))
 
 
+def constant(c, x):
+    """The number c in x's float type, for the literals of kernel arithmetic: Numba
+    types a literal such as 1.0 as float64, so in float32 kernels ``1.0 - o`` would
+    convert o and run at double precision and half the SIMD width (measured: the LSTM
+    backward loop did). Works in CPU kernels, CUDA device functions and plain Python
+    (the CUDA simulator)."""
+    return type(x)(c)
+
+
+@overload(constant)
+def _constant(c, x):
+    cast = np.float32 if x == types.float32 else np.float64
+    return lambda c, x: cast(c)
+
+
 @njit(cache=True, inline="always")
 def flush(v, tiny):
     """v, or 0 where abs(v) < tiny (see flush_below)."""
-    return v if abs(v) >= tiny else 0.0
+    return v if abs(v) >= tiny else constant(0.0, v)
 
 
 def flush_below(dtype):
