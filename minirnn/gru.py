@@ -97,13 +97,14 @@ def backward(dh, cache):
                                              gates, m, params["W_h"], variant)
     da, dc = da.reshape(T * B, 3 * H), dc.reshape(T * B, 3 * H)
     h_prev = np.concatenate([h0[None], h[:-1]]).reshape(T * B, H)
+    db_x = da.sum(axis=0)
     if variant == "after":                                           # eq. (12)
-        dW_h, db_h = h_prev.T @ dc, dc.sum(axis=0)
+        # dc's r and z blocks are da's: only the n block of db_h is a sum of its own
+        dW_h, db_h = h_prev.T @ dc, np.concatenate([db_x[:2 * H], dc[:, 2 * H:].sum(axis=0)])
     else:
         s = m.reshape(T * B, H)                                      # s_t = r_t * h_{t-1}
         dW_h = np.hstack([h_prev.T @ dc[:, :2 * H], s.T @ dc[:, 2 * H:]])
-        db_h = dc[:, :2 * H].sum(axis=0)
-    grads = {"W_x": x.reshape(T * B, D).T @ da, "W_h": dW_h,
-             "b_x": da.sum(axis=0), "b_h": db_h}
+        db_h = db_x[:2 * H].copy()             # a copy: optimizers update grads in place
+    grads = {"W_x": x.reshape(T * B, D).T @ da, "W_h": dW_h, "b_x": db_x, "b_h": db_h}
     dx = (da @ params["W_x"].T).reshape(T, B, D)
     return dx, dh0, grads
