@@ -1,6 +1,7 @@
 """What the benchmark scripts (elman.py, lstm.py, gru.py) share: machine information,
-the correctness check, timing in blocks and passes, FLOP counts and GEMM rates, the
-compile-time probe, the command line, the printed tables and the JSON report.
+the correctness check, timing in blocks and passes, FLOP counts, GEMM rates, the train
+step's GEMM floor (train_gemms), the compile-time probe, the command line, the printed
+tables and the JSON report.
 
 Imported by the scripts as ``import timing`` (Python puts the script's folder,
 benchmarks/, first on sys.path); importing it also puts the repository root there, so

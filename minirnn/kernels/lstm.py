@@ -50,8 +50,8 @@ _blocks = njit(cache=True, inline="always")(_blocks)
 def _cell_step(hw, bias, P, h_prev, c_prev, lengths, t, z, h_t, c_t, tc_t):
     """From z = x_t W_x (B, 4H), hw = h_{t-1} W_h (B, 4H) and the bias: the gates i,
     f, g, o in z's place (eqs. 1-3), and c_t, tanh(c_t), h_t (eqs. 4-5); padded rows
-    keep h_{t-1}, c_{t-1} (eq. 6). The bias is added here, where z is in the cache,
-    not as a pass over all T steps of x W_x beforehand.
+    keep h_{t-1}, c_{t-1} (eq. 6). The bias is added here, where the loop reads z
+    anyway, not in a pass of its own over all T steps of x W_x beforehand.
 
     One loop per equation over the units of a row: a loop that stores into one block
     of a row is what LLVM turns into SIMD code (stores into several blocks of the same
