@@ -39,6 +39,7 @@ import numpy as np
 
 from . import checks
 from .kernels import gru as kernels
+from .kernels.common import previous_state_gradient
 
 BIAS_H_BLOCKS = {"after": 3, "before": 2}      # b_h: [b_hr | b_hz | b_hn] or [b_hr | b_hz]
 
@@ -95,16 +96,17 @@ def backward(dh, cache):
     H = h.shape[2]
     da, dc, dh0 = kernels.KERNELS[device][1](np.ascontiguousarray(dh, h.dtype), h0, h,
                                              gates, m, params["W_h"], variant)
-    da, dc = da.reshape(T * B, 3 * H), dc.reshape(T * B, 3 * H)
-    h_prev = np.concatenate([h0[None], h[:-1]]).reshape(T * B, H)
-    db_x = da.sum(axis=0)
+    db_x = da.reshape(T * B, 3 * H).sum(axis=0)
     if variant == "after":                                           # eq. (12)
         # dc's r and z blocks are da's: only the n block of db_h is a sum of its own
-        dW_h, db_h = h_prev.T @ dc, np.concatenate([db_x[:2 * H], dc[:, 2 * H:].sum(axis=0)])
+        dW_h = previous_state_gradient(h0, h, dc)
+        db_h = np.concatenate([db_x[:2 * H], dc[:, :, 2 * H:].sum(axis=(0, 1))])
     else:
         s = m.reshape(T * B, H)                                      # s_t = r_t * h_{t-1}
-        dW_h = np.hstack([h_prev.T @ dc[:, :2 * H], s.T @ dc[:, 2 * H:]])
+        dW_h = np.hstack([previous_state_gradient(h0, h, dc[:, :, :2 * H]),
+                          s.T @ dc[:, :, 2 * H:].reshape(T * B, H)])
         db_h = db_x[:2 * H].copy()             # a copy: optimizers update grads in place
+    da = da.reshape(T * B, 3 * H)
     grads = {"W_x": x.reshape(T * B, D).T @ da, "W_h": dW_h, "b_x": db_x, "b_h": db_h}
     dx = (da @ params["W_x"].T).reshape(T, B, D)
     return dx, dh0, grads

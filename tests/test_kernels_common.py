@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from numba import njit
 
-from minirnn.kernels.common import FAST, constant, flush, sigmoid, tanh
+from minirnn.kernels.common import FAST, constant, flush, previous_state_gradient, sigmoid, tanh
 
 
 @njit(**FAST)
@@ -77,3 +77,11 @@ def test_constant_and_flush_keep_the_precision_of_their_argument(dtype):
     for kernel in (one_minus, flushed):
         assert kernel.nopython_signatures[0].return_type == numba.from_dtype(np.dtype(dtype))
     assert type(constant(1.0, x)) is dtype
+
+
+@pytest.mark.parametrize("T", [1, 4])
+def test_previous_state_gradient_is_the_sum_over_steps(rng, T):
+    """sum_t h_{t-1}^T d_t with h_{-1} = h0, term by term."""
+    h0, h, d = (rng.standard_normal(shape) for shape in ((3, 2), (T, 3, 2), (T, 3, 5)))
+    want = sum((h[t - 1] if t else h0).T @ d[t] for t in range(T))
+    assert np.allclose(previous_state_gradient(h0, h, d), want, rtol=1e-12, atol=1e-12)

@@ -139,6 +139,16 @@ def transpose(a):
     return np.ascontiguousarray(a.T)
 
 
+def previous_state_gradient(h0, h, d):
+    """sum_t h_{t-1}^T d_t over t = 0..T-1 with h_{-1} = h0, for h (T, B, H) and d (T, B,
+    G): the weight gradient of a product h_{t-1} W. Steps 1..T-1 are one product with
+    h[:-1], a view, and step 0 a small one with h0; concatenating h0 and h[:-1] first
+    copied a (T, B, H) array each backward pass, and its fresh pages cost page faults."""
+    T, B, H = h.shape
+    later = h[:-1].reshape((T - 1) * B, H).T @ d[1:].reshape((T - 1) * B, d.shape[2])
+    return later + h0.T @ d[0]
+
+
 def launch_config(rows, cols, threads=(8, 32)):
     """Launch configuration covering a (rows, cols) array with one thread per element."""
     return (math.ceil(rows / threads[0]), math.ceil(cols / threads[1])), threads
