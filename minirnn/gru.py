@@ -32,8 +32,8 @@ b_h (3H,) for "after", (2H,) = [b_hr | b_hz] for "before" (that variant has a si
 bias, b_xn, for n). The same numbers in ``torch.nn.GRU`` (reset-after):
 weight_ih_l0 = W_x.T, weight_hh_l0 = W_h.T, bias_ih_l0 = b_x, bias_hh_l0 = b_h.
 
-The recurrence (1-11) runs in ``minirnn/kernels/gru.py``; x W_x + b_x and eq. 12 are
-large matrix products here.
+The recurrence (1-11) runs in ``minirnn/kernels/gru.py``, which also adds the biases;
+x W_x and eq. 12 are large matrix products here.
 """
 import numpy as np
 
