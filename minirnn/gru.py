@@ -94,18 +94,18 @@ def backward(dh, cache):
     checks.shape("dh", dh, h.shape)
     T, B, D = x.shape
     H = h.shape[2]
-    da, dc, dh0 = kernels.KERNELS[device][1](np.ascontiguousarray(dh, h.dtype), h0, h,
+    da, dn, dh0 = kernels.KERNELS[device][1](np.ascontiguousarray(dh, h.dtype), h0, h,
                                              gates, m, params["W_h"], variant)
+    # eq. (12): the gradient at the product with W_h is da in its r and z blocks, dn in n
     db_x = da.reshape(T * B, 3 * H).sum(axis=0)
-    if variant == "after":                                           # eq. (12)
-        # dc's r and z blocks are da's: only the n block of db_h is a sum of its own
-        dW_h = previous_state_gradient(h0, h, dc)
-        db_h = np.concatenate([db_x[:2 * H], dc[:, :, 2 * H:].sum(axis=(0, 1))])
+    dW_hrz = previous_state_gradient(h0, h, da[:, :, :2 * H])
+    if variant == "after":
+        dW_hn = previous_state_gradient(h0, h, dn)
+        db_h = np.concatenate([db_x[:2 * H], dn.sum(axis=(0, 1))])
     else:
-        s = m.reshape(T * B, H)                                      # s_t = r_t * h_{t-1}
-        dW_h = np.hstack([previous_state_gradient(h0, h, dc[:, :, :2 * H]),
-                          s.T @ dc[:, :, 2 * H:].reshape(T * B, H)])
+        dW_hn = m.reshape(T * B, H).T @ dn.reshape(T * B, H)        # m_t = s_t = r_t * h_{t-1}
         db_h = db_x[:2 * H].copy()             # a copy: optimizers update grads in place
+    dW_h = np.hstack([dW_hrz, dW_hn])
     da = da.reshape(T * B, 3 * H)
     grads = {"W_x": x.reshape(T * B, D).T @ da, "W_h": dW_h, "b_x": db_x, "b_h": db_h}
     dx = (da @ params["W_x"].T).reshape(T, B, D)

@@ -227,27 +227,33 @@ def forward_cpu(xw, W_h, bias, b_hn, h0, lengths, variant):
 
 
 def backward_cpu(dh, h0, h, gates, m, W_h, variant):
-    """From dh = dL/dh_t (T, B, H): da, the gradient at x W_x + b_x (T, B, 3H); dc, the
-    gradient at the outputs of the products with W_h (the same array as da for
-    reset-before); dh0 (B, H)."""
+    """From dh = dL/dh_t (T, B, H): da, the gradient at x W_x + b_x (T, B, 3H); dn, the
+    gradient at the n block of the product with W_h (T, B, H): dc^n = r * dn_hat for
+    reset-after, dn_hat itself (a view of da) for reset-before; dh0 (B, H). The r and
+    z blocks of that gradient are da's. For reset-after, each step's whole dc_t (eq.
+    11) lives in one (B, 3H) buffer: a (T, B, 3H) array of them was one more array of
+    that size per backward pass."""
     H = dh.shape[2]
+    after = variant == "after"
     da = np.empty_like(gates)
-    dc = np.empty_like(gates) if variant == "after" else da
-    k = 3 * H if variant == "after" else 2 * H     # the columns of W_h that take h_{t-1}
+    dn = np.empty_like(h) if after else da[:, :, 2 * H:]
+    dc_t = np.empty_like(gates[0])                 # reset-after's dc_t, one step's
+    k = 3 * H if after else 2 * H                  # the columns of W_h that take h_{t-1}
     tiny, W_hT = flush_below(dh.dtype), transpose(W_h[:, :k])
     W_hnT = transpose(W_h[:, 2 * H:])              # for reset-before's ds (eq. 10)
     g = np.zeros_like(h0)                          # gradient reaching h_t from step t+1:
     carry = np.zeros_like(h0)                      # g + carry, carry = dc_{t+1} W_h^T
     for t in range(dh.shape[0] - 1, -1, -1):
         h_prev = h[t - 1] if t else h0
-        if variant == "after":
-            _backward_after_rows(g, carry, dh[t], gates[t], m[t], h_prev, tiny, da[t], dc[t])
+        if after:
+            _backward_after_rows(g, carry, dh[t], gates[t], m[t], h_prev, tiny, da[t], dc_t)
+            dn[t] = dc_t[:, 2 * H:]
         else:
             _backward_zn_rows(g, carry, dh[t], gates[t], h_prev, tiny, da[t])
             ds = da[t, :, 2 * H:] @ W_hnT                         # eq. (10)
             _backward_r_rows(ds, gates[t], h_prev, tiny, g, da[t])
-        np.matmul(dc[t, :, :k], W_hT, out=carry)                  # eq. (11)
-    return da, dc, g + carry
+        np.matmul(dc_t if after else da[t, :, :k], W_hT, out=carry)   # eq. (11)
+    return da, dn, g + carry
 
 
 # ------------------------------------------------------------------------------ CUDA
@@ -418,7 +424,7 @@ def backward_cuda(dh, h0, h, gates, m, W_h, variant):
             _backward_r_cuda[blocks, threads](d_W, d_gates[t], d_hp[t], d_g, d_da[t])
         _carry_cuda[blocks, threads](d_dc[t][:, :k], d_W[:, :k], d_g)
     da = d_da.copy_to_host()
-    return da, (d_dc.copy_to_host() if variant == "after" else da), d_g.copy_to_host()
+    return da, (d_dc.copy_to_host() if variant == "after" else da)[:, :, 2 * H:], d_g.copy_to_host()
 
 
 KERNELS = {"cpu": (forward_cpu, backward_cpu), "cuda": (forward_cuda, backward_cuda)}
