@@ -70,7 +70,7 @@ CASES = [
     timing.Case("train", "train step",
                 "Train step (forward + backward): time per step, ms; ratios from the min",
                 ("h", "dx", "dh0", "dW_x", "dW_h", "db_x", "db_h"), minirnn_train,
-                torch_train, timing.train_flops),
+                torch_train, timing.train_flops, timing.train_gemms),
 ]
 
 

@@ -101,7 +101,7 @@ CASES = [
     timing.Case("train", "train step",
                 "Train step (forward + backward): time per step, ms; ratios from the min",
                 ("h", "dx", "dh0", "dc0", "dW_x", "dW_h", "db"), minirnn_train, torch_train,
-                timing.train_flops),
+                timing.train_flops, timing.train_gemms),
     timing.Case("forward", "forward",
                 "Forward pass (torch under no_grad): time per call, ms; ratios from the min",
                 ("h",), minirnn_forward, torch_forward, timing.forward_flops),

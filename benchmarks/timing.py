@@ -1,6 +1,7 @@
 """What the benchmark scripts (elman.py, lstm.py, gru.py) share: machine information,
-the correctness check, timing in blocks and passes, FLOP counts and GEMM rates, the
-compile-time probe, the command line, the printed tables and the JSON report.
+the correctness check, timing in blocks and passes, FLOP counts, GEMM rates, the train
+step's GEMM floor (train_gemms), the compile-time probe, the command line, the printed
+tables and the JSON report.
 
 Imported by the scripts as ``import timing`` (Python puts the script's folder,
 benchmarks/, first on sys.path); importing it also puts the repository root there, so
@@ -197,6 +198,34 @@ def step_gemms(T, B, D, H, dtype, repeats, gates=1):
             time_gemm(B, H, gates * H, dtype, repeats, calls=T)]
 
 
+def train_gemms(T, B, D, H, dtype, gates=1):
+    """step() making only the matrix products of one train step of minirnn's LSTM
+    (gates=4) or GRU (3), with the shapes, layouts and calls it makes (G = gates * H):
+    x W_x (TB x D)(D x G) once; per step h_{t-1} W_h (B x H)(H x G) forward and
+    dz_t W_h^T (B x G)(G x H) backward (W_h^T copied once); then x^T dz, h^T dz and
+    dz W_x^T with inner dimension TB or G. Its time is the floor under minirnn's step
+    with this BLAS: the pointwise kernels and memory passes come on top of it."""
+    rng = np.random.default_rng(2)
+    G = gates * H
+    x = rng.standard_normal((T * B, D)).astype(dtype)
+    h = rng.standard_normal((T, B, H)).astype(dtype)
+    dz = rng.standard_normal((T, B, G)).astype(dtype)
+    W_x, W_h = ((0.1 * rng.standard_normal((n, G))).astype(dtype) for n in (D, H))
+    W_hT = np.ascontiguousarray(W_h.T)
+    xw, hw, carry = np.empty((T * B, G), dtype), np.empty((B, G), dtype), np.empty((B, H), dtype)
+
+    def step():
+        np.matmul(x, W_x, out=xw)
+        for t in range(T):
+            np.matmul(h[t], W_h, out=hw)
+        for t in range(T - 1, -1, -1):
+            np.matmul(dz[t], W_hT, out=carry)
+        dz2 = dz.reshape(T * B, G)
+        return x.T @ dz2, h.reshape(T * B, H).T @ dz2, dz2 @ W_x.T
+
+    return step
+
+
 # ------------------------------------------------------------------ compile time
 
 COMPILE_PROBE = r"""
@@ -369,6 +398,7 @@ class Case:
     minirnn: object     # (*problem) -> those arrays; the call that is timed
     torch: object       # (*problem) -> (step, outputs): the timed call, and one giving the arrays
     flops: object       # train_flops or forward_flops
+    floor: object = None    # train_gemms, timed alongside as "GEMMs", or None
 
 
 def goal(ratio, bound):
@@ -418,20 +448,25 @@ def bench_vs_torch(argv, *, description, module, torch_class, gates, shape, what
                                          c.outputs, against, what=f"minirnn's {c.label}")
             steps[c.name]["torch"] = torch_step
         for c in cases:
+            if c.floor:
+                steps[c.name]["GEMMs"] = c.floor(**shape, dtype=dtype, gates=gates)
             results[c.name][name] = time_steps(steps[c.name], args.repeats, args.warmup)
         gemms[name] = step_gemms(**shape, dtype=dtype, repeats=args.repeats, gates=gates)
     if torch is None:
         print("  gradients not checked without PyTorch "
               f"(`minirnn gradcheck {module}` checks them on a small problem)")
 
-    ratios = {c.name: {d: ratio(r["minirnn"], r["torch"]) for d, r in results[c.name].items()
-                       if "torch" in r} for c in cases}
+    vs_torch = {c.name: {d: {impl: ratio(t, r["torch"]) for impl, t in r.items() if impl != "torch"}
+                         for d, r in results[c.name].items() if "torch" in r} for c in cases}
+    ratios = {c.name: {d: r["minirnn"] for d, r in vs_torch[c.name].items()} for c in cases}
     for k, c in enumerate(cases):
         print_table(c.title, results[c.name], c.flops(**shape, gates=gates), ("vs torch",),
-                    lambda dtype, impl, c=c: (f"{ratios[c.name][dtype]['min']:.2f}"
-                                              if impl == "minirnn" and ratios[c.name] else "",),
+                    lambda dtype, impl, c=c: (f"{vs_torch[c.name][dtype][impl]['min']:.2f}"
+                                              if impl in vs_torch[c.name].get(dtype, {}) else "",),
                     gemms if k == 0 else None,
-                    [f"vs torch = minirnn time / {against} time (< 1: minirnn faster)"])
+                    [f"vs torch = minirnn time / {against} time (< 1: minirnn faster)"]
+                    + (["GEMMs = the step's matrix products alone (timing.train_gemms): the "
+                        "floor under minirnn's time"] if c.floor else []))
     if torch is None:
         print("\nPyTorch not importable: minirnn timed alone, no ratios, goals not assessed")
         assessed = None
@@ -442,10 +477,14 @@ def bench_vs_torch(argv, *, description, module, torch_class, gates, shape, what
         for g in assessed:
             print(f"  {labels[g['case']]:<11}{g['dtype']:<8}{g['ratio']:6.2f}   goal <= "
                   f"{g['goal']:.1f}: {verdict(g)}")
+        for c in (c for c in cases if c.floor):
+            for dtype, r in vs_torch[c.name].items():
+                print(f"  {c.label:<11}{dtype:<8}{r['GEMMs']['min']:6.2f}   its GEMMs alone, "
+                      "the floor with this BLAS")
     compile_ = compile_probe(module, args.quick)
     write_json(args.json, {
         "machine": info, "shape": shape, "repeats": args.repeats,
         "flops": {c.name: c.flops(**shape, gates=gates) for c in cases},
         "correctness_rel_error": errors, "seconds": results, "gemm": gemms,
-        "ratios_minirnn_over_torch": ratios, "goals": assessed,
+        "ratios_minirnn_over_torch": ratios, "ratios_over_torch": vs_torch, "goals": assessed,
         "compile_seconds": compile_})

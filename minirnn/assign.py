@@ -15,9 +15,11 @@ The rules:
   refused with ``file:line``: nothing is written.
 * A stripped file has no markers left, so stripping it again changes nothing.
 * In a Numba kernel the ``raise`` still compiles (a constant message). Put a region
-  where the code after it does not need its values, e.g. the body of a loop: a helper
-  whose whole body is stripped returns nothing, and its caller fails to type instead
-  of raising.
+  where the code after it does not need its values, e.g. the body of a loop. A helper
+  whose whole body is stripped returns nothing, so a caller that uses its values fails
+  to type instead of raising; such a helper may be stripped only when every call of it
+  is inside a region too: the caller then raises first, and Numba never compiles the
+  helper (tests/test_assign.py checks this for the shared scalar helpers).
 
 ``make_assignment`` copies the project (what ``git ls-files`` lists in a git checkout,
 else the package and the files around it, never .venv, runs/ or build output) and

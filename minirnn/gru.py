@@ -32,13 +32,14 @@ b_h (3H,) for "after", (2H,) = [b_hr | b_hz] for "before" (that variant has a si
 bias, b_xn, for n). The same numbers in ``torch.nn.GRU`` (reset-after):
 weight_ih_l0 = W_x.T, weight_hh_l0 = W_h.T, bias_ih_l0 = b_x, bias_hh_l0 = b_h.
 
-The recurrence (1-11) runs in ``minirnn/kernels/gru.py``; x W_x + b_x and eq. 12 are
-large matrix products here.
+The recurrence (1-11) runs in ``minirnn/kernels/gru.py``, which also adds the biases;
+x W_x and eq. 12 are large matrix products here.
 """
 import numpy as np
 
 from . import checks
 from .kernels import gru as kernels
+from .kernels.common import previous_state_gradient
 
 BIAS_H_BLOCKS = {"after": 3, "before": 2}      # b_h: [b_hr | b_hz | b_hn] or [b_hr | b_hz]
 
@@ -78,8 +79,8 @@ def forward(params, x, h0=None, lengths=None, variant="after", device="cpu"):
         raise ValueError(f"device: expected one of {sorted(kernels.KERNELS)}, got {device!r}")
     b = b_x.copy()
     b[:2 * H] += b_h[:2 * H]                       # r and z only ever see b_x + b_h
-    xw = (x.reshape(T * B, D) @ W_x + b).reshape(T, B, 3 * H)     # a_t, all t at once
-    h, gates, m = kernels.KERNELS[device][0](xw, W_h, b_h[2 * H:], h0, lengths, variant)
+    xw = (x.reshape(T * B, D) @ W_x).reshape(T, B, 3 * H)    # a_t less its bias, all t at once
+    h, gates, m = kernels.KERNELS[device][0](xw, W_h, b, b_h[2 * H:], h0, lengths, variant)
     return h, (x, h0, h, gates, m, variant, params, device)
 
 
@@ -93,17 +94,19 @@ def backward(dh, cache):
     checks.shape("dh", dh, h.shape)
     T, B, D = x.shape
     H = h.shape[2]
-    da, dc, dh0 = kernels.KERNELS[device][1](np.ascontiguousarray(dh, h.dtype), h0, h,
+    da, dn, dh0 = kernels.KERNELS[device][1](np.ascontiguousarray(dh, h.dtype), h0, h,
                                              gates, m, params["W_h"], variant)
-    da, dc = da.reshape(T * B, 3 * H), dc.reshape(T * B, 3 * H)
-    h_prev = np.concatenate([h0[None], h[:-1]]).reshape(T * B, H)
-    if variant == "after":                                           # eq. (12)
-        dW_h, db_h = h_prev.T @ dc, dc.sum(axis=0)
+    # eq. (12): the gradient at the product with W_h is da in its r and z blocks, dn in n
+    db_x = da.reshape(T * B, 3 * H).sum(axis=0)
+    dW_hrz = previous_state_gradient(h0, h, da[:, :, :2 * H])
+    if variant == "after":
+        dW_hn = previous_state_gradient(h0, h, dn)
+        db_h = np.concatenate([db_x[:2 * H], dn.sum(axis=(0, 1))])
     else:
-        s = m.reshape(T * B, H)                                      # s_t = r_t * h_{t-1}
-        dW_h = np.hstack([h_prev.T @ dc[:, :2 * H], s.T @ dc[:, 2 * H:]])
-        db_h = dc[:, :2 * H].sum(axis=0)
-    grads = {"W_x": x.reshape(T * B, D).T @ da, "W_h": dW_h,
-             "b_x": da.sum(axis=0), "b_h": db_h}
+        dW_hn = m.reshape(T * B, H).T @ dn.reshape(T * B, H)        # m_t = s_t = r_t * h_{t-1}
+        db_h = db_x[:2 * H].copy()             # a copy: optimizers update grads in place
+    dW_h = np.hstack([dW_hrz, dW_hn])
+    da = da.reshape(T * B, 3 * H)
+    grads = {"W_x": x.reshape(T * B, D).T @ da, "W_h": dW_h, "b_x": db_x, "b_h": db_h}
     dx = (da @ params["W_x"].T).reshape(T, B, D)
     return dx, dh0, grads

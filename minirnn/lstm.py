@@ -28,6 +28,7 @@ import numpy as np
 
 from . import checks
 from .kernels import lstm as kernels
+from .kernels.common import previous_state_gradient
 
 PEEPHOLES = ("p_i", "p_f", "p_o")
 
@@ -61,10 +62,10 @@ def forward(params, x, h0=None, c0=None, lengths=None, device="cpu", backprop=Tr
     if device not in kernels.KERNELS:
         raise ValueError(f"device: expected one of {sorted(kernels.KERNELS)}, got {device!r}")
     P = np.stack([params[k] for k in PEEPHOLES]) if PEEPHOLES[0] in params else None
-    xw = (x.reshape(T * B, D) @ W_x + b).reshape(T, B, 4 * H)     # eq. (1), all t at once
+    xw = (x.reshape(T * B, D) @ W_x).reshape(T, B, 4 * H)      # eq. (1)'s x_t W_x, all t at once
     if not backprop:
-        return kernels.KERNELS[device][0](xw, W_h, P, h0, c0, lengths, store=False)[0], None
-    h, c, tc, gates = kernels.KERNELS[device][0](xw, W_h, P, h0, c0, lengths)
+        return kernels.KERNELS[device][0](xw, W_h, b, P, h0, c0, lengths, store=False)[0], None
+    h, c, tc, gates = kernels.KERNELS[device][0](xw, W_h, b, P, h0, c0, lengths)
     return h, (x, h0, c0, h, c, tc, gates, P, lengths, params, device)
 
 
@@ -80,9 +81,8 @@ def backward(dh, cache):
     dz, dh0, dc0 = kernels.KERNELS[device][1](np.ascontiguousarray(dh, h.dtype), gates, c, tc,
                                               c0, params["W_h"], P, lengths)
     dz2 = dz.reshape(T * B, 4 * H)
-    h_prev = np.concatenate([h0[None], h[:-1]]).reshape(T * B, H)
     grads = {"W_x": x.reshape(T * B, D).T @ dz2,             # eq. (13)
-             "W_h": h_prev.T @ dz2,
+             "W_h": previous_state_gradient(h0, h, dz),
              "b": dz2.sum(axis=0)}
     if P is not None:                                                  # eq. (12)
         c_prev = np.concatenate([c0[None], c[:-1]])

@@ -1,6 +1,7 @@
 """minirnn.assign: the stripping rules on small texts, and the student copy of this
 project (it imports, its CLI runs, and each concept's functions raise the message)."""
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -97,7 +98,17 @@ def test_every_concept_has_a_region_in_the_project(concept):
 
 
 # Called in the student copy: each forward (and the BPTT kernels) must raise the
-# NotImplementedError of the first region it reaches.
+# NotImplementedError of the first region it reaches (a Numba typing error fails the run).
+REPORT = textwrap.dedent('''\
+    import re
+    for name, call in calls.items():
+        try:
+            call()
+            print(name, "returned")
+        except NotImplementedError as error:     # the simulator prefixes "tid=[..] ctaid=[..]: "
+            print(name, re.sub(r"^tid=.*?: ", "", str(error)))
+    ''')
+
 CALLS = textwrap.dedent('''\
     import numpy as np
     from minirnn import attention, elman, esn, gcn, gru, hmm, lds, lstm
@@ -125,13 +136,13 @@ CALLS = textwrap.dedent('''\
         "gru-bptt": lambda: K.gru.backward_cpu(z(3, 2, 2), z(2, 2), z(3, 2, 2), z(3, 2, 6),
                                                z(3, 2, 2), z(2, 6), "after"),
         "softmax-backward": lambda: K.attention.softmax_backward_cpu(z(1, 2, 2), z(1, 2, 2), z(1, 2, 2)),
+        # the kernels that call a shared scalar helper whose body is stripped too
+        "gru-blend": lambda: K.gru._blend_rows(z(2, 6), z(2, 2), n, 0, z(2, 2)),
+        "gru-bptt-before": lambda: K.gru.backward_cpu(z(3, 2, 2), z(2, 2), z(3, 2, 2), z(3, 2, 6),
+                                                      z(3, 2, 2), z(2, 6), "before"),
+        "gru-dr-before": lambda: K.gru._backward_r_rows(z(2, 2), z(2, 6), z(2, 2), 0.0, z(2, 2), z(2, 6)),
+        "elman-bptt-relu": lambda: K.elman.backward_cpu(z(3, 2, 2), z(3, 2, 2), z(2, 2), n, 1),
     }
-    for name, call in calls.items():
-        try:
-            call()
-            print(name, "returned")
-        except NotImplementedError as error:
-            print(name, error)
     ''')
 
 EXPECTED = {
@@ -147,7 +158,54 @@ EXPECTED = {
     "lstm-bptt": "minirnn/kernels/lstm.py: implement eqs. (7)-(10) of docs/lstm.rst",
     "gru-bptt": "minirnn/kernels/gru.py: implement eqs. (7)-(9) of docs/gru.rst",
     "softmax-backward": "minirnn/kernels/attention.py: implement eq. (7) of docs/attention.rst",
+    "gru-blend": "minirnn/kernels/gru.py: implement eq. (5) of docs/gru.rst",
+    "gru-bptt-before": "minirnn/kernels/gru.py: implement eqs. (7)-(8) of docs/gru.rst",
+    "gru-dr-before": "minirnn/kernels/gru.py: implement eqs. (10)-(11) of docs/gru.rst",
+    "elman-bptt-relu": "minirnn/kernels/elman.py: implement eqs. (4)-(5) of docs/elman.rst",
 }
+
+
+def _code(line):
+    return line.split("#")[0].strip()
+
+
+def _in_regions(text, name):
+    """The set of line indices strictly inside the regions of ``text``."""
+    return {k for begin, end, _, _ in assign.regions(text, name) for k in range(begin + 1, end)}
+
+
+@pytest.mark.parametrize("rel", ["minirnn/kernels/elman.py", "minirnn/kernels/lstm.py",
+                                 "minirnn/kernels/gru.py"])
+def test_shared_helpers_are_stripped_and_only_called_from_regions(rel):
+    """A twin helper (common.twin) whose body is a region returns nothing in the student
+    copy: safe only if every call of it is inside a region too, which then raises first."""
+    text = (ROOT / rel).read_text()
+    lines, inside = text.splitlines(), _in_regions(text, rel)
+    helpers = re.findall(r"^(\w+)_cpu, (\w+)_gpu = twin\((\w+)\)$", text, re.M)
+    assert helpers
+    for cpu, gpu, helper in helpers:
+        start = next(k for k, line in enumerate(lines) if line.startswith(f"def {helper}("))
+        end = next(k for k in range(start + 1, len(lines)) if lines[k][:1] not in ("", " "))
+        returns = [k for k in range(start, end) if re.match(r"return\b", _code(lines[k]))]
+        assert returns and all(k in inside for k in returns), f"{helper} answers outside a region"
+        calls = [k for k, line in enumerate(lines) if re.search(rf"\b({cpu}_cpu|{gpu}_gpu)\(", line)]
+        assert calls, helper
+        outside = [k + 1 for k in calls if k not in inside]
+        assert not outside, f"{rel}: {helper} called outside a region at lines {outside}"
+
+
+def test_student_copy_keeps_no_line_of_an_answer(student_copy):
+    """Every line of code inside a region (but for lines such as ``for j in range(H):``
+    that occur outside regions too) is gone from the student copy."""
+    for rel in sorted({f for files in assign.CONCEPTS.values() for f in files}):
+        text = (ROOT / rel).read_text()
+        lines, inside = text.splitlines(), _in_regions(text, rel)
+        elsewhere = {_code(line) for k, line in enumerate(lines) if k not in inside}
+        answer = {_code(lines[k]) for k in inside} - elsewhere - {""}
+        left = answer & {_code(line) for line in (student_copy / rel).read_text().splitlines()}
+        assert not left, (rel, sorted(left))
+    lstm = (student_copy / "minirnn/kernels/lstm.py").read_text()
+    assert "(1.0 - o)" not in lstm and "(1.0 - tc * tc)" not in lstm         # eqs. (7), (8)
 
 
 def _python(copy, *args, **environ):
@@ -192,13 +250,18 @@ def test_every_marked_file_of_the_package_belongs_to_a_concept():
     assert marked <= {f for files in assign.CONCEPTS.values() for f in files}
 
 
-def test_student_copy_functions_raise_what_to_implement(student_copy):
-    ran = _python(student_copy, "-c", CALLS)
+def _check_raised(copy, calls, expected, **environ):
+    """Run ``calls`` + REPORT in the copy: each call raised the message in ``expected``."""
+    ran = _python(copy, "-c", calls + REPORT, **environ)
     assert ran.returncode == 0, ran.stderr
     said = dict(line.split(" ", 1) for line in ran.stdout.splitlines())
-    assert set(said) == set(EXPECTED)
-    for name, start in EXPECTED.items():
+    assert set(said) == set(expected)
+    for name, start in expected.items():
         assert said[name].startswith(start), (name, said[name])
+
+
+def test_student_copy_functions_raise_what_to_implement(student_copy):
+    _check_raised(student_copy, CALLS, EXPECTED)
 
 
 def test_only_strips_the_named_concepts(tmp_path):
@@ -208,12 +271,30 @@ def test_only_strips_the_named_concepts(tmp_path):
     assert "# BEGIN SOLUTION" in (tmp_path / "out" / "minirnn" / "kernels" / "gru.py").read_text()
 
 
-def test_student_copy_cuda_twin_raises_under_the_simulator(student_copy):
-    call = ("import numpy as np\nfrom minirnn import lstm\nrng = np.random.default_rng(0)\n"
-            "try:\n    lstm.forward(lstm.init(rng, 2, 2, np.float64), np.zeros((2, 1, 2)), device='cuda')\n"
-            "except NotImplementedError as error:\n    print(error)\n")
-    ran = _python(student_copy, "-c", call, NUMBA_ENABLE_CUDASIM="1")
-    assert ran.returncode == 0, ran.stderr
-    # the simulator prefixes the thread: "tid=[0, 0, 0] ctaid=[0, 0, 0]: minirnn/..."
-    assert ("minirnn/kernels/lstm.py: implement eqs. (1)-(5) of docs/lstm.rst: "
-            "gates, c_t, h_t, one unit per thread") in ran.stdout, ran.stdout
+CUDA_CALLS = textwrap.dedent('''\
+    import numpy as np
+    from minirnn import kernels as K, lstm
+    import minirnn.kernels.elman, minirnn.kernels.gru, minirnn.kernels.lstm
+    z, n = lambda *shape: np.zeros(shape), np.full(1, 2, np.int64)    # 1 sequence of 2 steps
+    calls = {
+        "lstm": lambda: lstm.forward(lstm.init(np.random.default_rng(0), 2, 2, np.float64),
+                                     z(2, 1, 2), device="cuda"),
+        "lstm-bptt": lambda: K.lstm.backward_cuda(z(2, 1, 2), z(2, 1, 8), z(2, 1, 2), z(2, 1, 2),
+                                                  z(1, 2), z(2, 8), None, n),
+        "gru-bptt": lambda: K.gru.backward_cuda(z(2, 1, 2), z(1, 2), z(2, 1, 2), z(2, 1, 6),
+                                                z(2, 1, 2), z(2, 6), "after"),
+        "gru-bptt-before": lambda: K.gru.backward_cuda(z(2, 1, 2), z(1, 2), z(2, 1, 2), z(2, 1, 6),
+                                                       z(2, 1, 2), z(2, 6), "before"),
+        "elman-bptt": lambda: K.elman.backward_cuda(z(2, 1, 2), z(2, 1, 2), z(2, 2), n, 0),
+    }
+    ''')
+
+# the twins' BPTT regions name the same equations as the CPU steps'
+CUDA_EXPECTED = {
+    "lstm": "minirnn/kernels/lstm.py: implement eqs. (1)-(5) of docs/lstm.rst: gates, c_t, h_t, one unit per thread",
+    **{name: EXPECTED[name] for name in ("lstm-bptt", "gru-bptt", "gru-bptt-before", "elman-bptt")},
+}
+
+
+def test_student_copy_cuda_twins_raise_under_the_simulator(student_copy):
+    _check_raised(student_copy, CUDA_CALLS, CUDA_EXPECTED, NUMBA_ENABLE_CUDASIM="1")

@@ -3,8 +3,10 @@ import re
 
 import numpy as np
 import pytest
+from numba import types
 
 from minirnn import gru
+from minirnn.kernels import gru as kernels
 from minirnn.gradcheck import check, rel_error
 from tests.cells import assert_chunks_compose
 from tests.reference import gru as reference
@@ -183,3 +185,16 @@ def test_unknown_variant_and_device(rng):
     message = "b_h: expected shape (10,) for variant='before'"
     with pytest.raises(ValueError, match=re.escape(message)):
         gru.forward(p, x, h0, variant="before")      # params made for "after"
+
+
+@pytest.mark.parametrize("helper, n_args, returns", [
+    ("_blend_cpu", 3, types.float32),
+    ("_blend_backward_cpu", 4, types.UniTuple(types.float32, 3)),
+    ("_dsigmoid_cpu", 2, types.float32)])
+def test_float32_helpers_compute_in_float32(helper, n_args, returns):
+    """Eqs. 5, 8-10 return float32 for float32 inputs: a float64 literal in them ran the
+    float32 loops in float64 (docs/gru.rst)."""
+    helper = getattr(kernels, helper)
+    helper(*np.linspace(0.1, 0.9, n_args, dtype=np.float32))
+    (sig,) = [s for s in helper.nopython_signatures if s.args[0] == types.float32]
+    assert sig.return_type == returns

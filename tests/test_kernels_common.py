@@ -1,9 +1,11 @@
-"""kernels/common.py's tanh and sigmoid (the ones CPU kernels call) against NumPy's."""
+"""kernels/common.py's tanh and sigmoid (the ones CPU kernels call) against NumPy's;
+constant and flush keep float32 arithmetic float32."""
+import numba
 import numpy as np
 import pytest
 from numba import njit
 
-from minirnn.kernels.common import FAST, sigmoid, tanh
+from minirnn.kernels.common import FAST, constant, flush, previous_state_gradient, sigmoid, tanh
 
 
 @njit(**FAST)
@@ -62,3 +64,24 @@ def test_special_values():
 def test_python_call_says_where_it_belongs():
     with pytest.raises(TypeError, match="np.tanh"):
         tanh(0.5)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_constant_and_flush_keep_the_precision_of_their_argument(dtype):
+    """Numba types a literal 1.0 as float64: constant(c, x) is c in x's type, in kernels
+    and in plain Python (as under the CUDA simulator), and flush returns v's type."""
+    one_minus = njit(lambda x: constant(1.0, x) - x)
+    flushed = njit(lambda v, tiny: flush(v, tiny))
+    x = dtype(0.25)
+    assert one_minus(x) == 0.75 and flushed(x, dtype(1)) == 0 and flushed(x, dtype(0.1)) == x
+    for kernel in (one_minus, flushed):
+        assert kernel.nopython_signatures[0].return_type == numba.from_dtype(np.dtype(dtype))
+    assert type(constant(1.0, x)) is dtype
+
+
+@pytest.mark.parametrize("T", [1, 4])
+def test_previous_state_gradient_is_the_sum_over_steps(rng, T):
+    """sum_t h_{t-1}^T d_t with h_{-1} = h0, term by term."""
+    h0, h, d = (rng.standard_normal(shape) for shape in ((3, 2), (T, 3, 2), (T, 3, 5)))
+    want = sum((h[t - 1] if t else h0).T @ d[t] for t in range(T))
+    assert np.allclose(previous_state_gradient(h0, h, d), want, rtol=1e-12, atol=1e-12)

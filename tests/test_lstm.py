@@ -1,8 +1,10 @@
 """LSTM: kernels vs the NumPy reference and torch.nn.LSTM, gradient checks, padding."""
 import numpy as np
 import pytest
+from numba import types
 
 from minirnn import lstm
+from minirnn.kernels import lstm as kernels
 from minirnn.gradcheck import check
 from tests.reference.lstm import lstm_forward
 
@@ -131,3 +133,11 @@ def test_forward_without_backprop_gives_the_same_h(rng):
     h, cache = lstm.forward(p, x, h0, c0, lengths, backprop=False)
     assert cache is None
     assert np.array_equal(h, lstm.forward(p, x, h0, c0, lengths)[0])
+
+
+def test_float32_backward_helper_computes_in_float32():
+    """Eqs. 7-10 return float32 for float32 inputs: a float64 literal in them ran the
+    whole float32 backward loop in float64 (docs/lstm.rst, "How it is computed")."""
+    kernels._unit_backward_cpu(*np.linspace(0.1, 0.9, 11, dtype=np.float32))
+    (sig,) = [s for s in kernels._unit_backward_cpu.nopython_signatures if s.args[0] == types.float32]
+    assert sig.return_type == types.UniTuple(types.float32, 5)

@@ -92,10 +92,25 @@ overload(tanh, jit_options=dict(error_model="numpy"))(_by_precision(0))
 overload(sigmoid, jit_options=dict(error_model="numpy"))(_by_precision(1))
 
 
+def constant(c, x):
+    """The number c in x's float type, for the literals of kernel arithmetic: Numba
+    types a literal such as 1.0 as float64, so in float32 kernels ``1.0 - o`` would
+    convert o and run at double precision and half the SIMD width (measured: the LSTM
+    backward loop did). Works in CPU kernels, CUDA device functions and plain Python
+    (the CUDA simulator)."""
+    return type(x)(c)
+
+
+@overload(constant)
+def _constant(c, x):
+    cast = np.float32 if x == types.float32 else np.float64
+    return lambda c, x: cast(c)
+
+
 @njit(cache=True, inline="always")
 def flush(v, tiny):
     """v, or 0 where abs(v) < tiny (see flush_below)."""
-    return v if abs(v) >= tiny else 0.0
+    return v if abs(v) >= tiny else constant(0.0, v)
 
 
 def flush_below(dtype):
@@ -122,6 +137,16 @@ def transpose(a):
     (64, 512) x (512, 128)). The large weight-gradient products are the other way
     round: a transposed view was 2x faster than copying first."""
     return np.ascontiguousarray(a.T)
+
+
+def previous_state_gradient(h0, h, d):
+    """sum_t h_{t-1}^T d_t over t = 0..T-1 with h_{-1} = h0, for h (T, B, H) and d (T, B,
+    G): the weight gradient of a product h_{t-1} W. Steps 1..T-1 are one product with
+    h[:-1], a view, and step 0 a small one with h0; concatenating h0 and h[:-1] first
+    copied a (T, B, H) array each backward pass, and its fresh pages cost page faults."""
+    T, B, H = h.shape
+    later = h[:-1].reshape((T - 1) * B, H).T @ d[1:].reshape((T - 1) * B, d.shape[2])
+    return later + h0.T @ d[0]
 
 
 def launch_config(rows, cols, threads=(8, 32)):

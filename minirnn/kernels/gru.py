@@ -2,8 +2,9 @@
 
 Equation numbers refer to ``docs/gru.rst``; the recipe is kernels/common.py's. Gate
 columns are ordered [r | z | n] as in PyTorch, so ``gates[t][:, q*H + j]`` is gate q of
-unit j. ``xw`` = x W_x + b_x with b_h's r and z blocks already added (r and z only ever
-see the sum). Besides h and the gates, the forward pass keeps one (T, B, H) array m
+unit j. ``xw`` = x W_x, which the forward pass overwrites with the gates; ``bias`` = b_x
+with b_h's r and z blocks already added (r and z only ever see the sum), added in the
+pointwise loops. Besides h and the gates, the forward pass keeps one (T, B, H) array m
 for the backward pass: m = c^n_t = h_{t-1} W_hn + b_hn (reset-after), m = s_t =
 r_t * h_{t-1} (reset-before).
 
@@ -15,26 +16,38 @@ import math
 import numpy as np
 from numba import cuda, njit
 
-from .common import (FAST, flush, flush_below, launch_config, require_gpu, sigmoid, tanh,
-                     transpose, twin)
+from .common import (FAST, constant, flush, flush_below, launch_config, require_gpu, sigmoid,
+                     tanh, transpose, twin)
 
+
+# The three scalar helpers below are only called from solution regions, so their
+# bodies are regions too (docs/instructors.rst).
 
 def _blend(z, n, h_prev):
     """h_t = (1 - z) n + z h_{t-1} (eq. 5); exactly h_{t-1} when z = 1."""
-    return (1.0 - z) * n + z * h_prev
+    one = constant(1.0, z)                  # 1.0 itself would make float32 math float64
+    # BEGIN SOLUTION eq. (5) of docs/gru.rst: h_t from z, n and h_{t-1}
+    return (one - z) * n + z * h_prev
+    # END SOLUTION
 
 
 def _blend_backward(G, z, n, h_prev):
     """G = dL/dh_t through eq. 5 and the sigmoid and tanh of eqs. 2-4 (eq. 8):
     returns dz_hat, dn_hat and G z, the part of G that reaches h_{t-1} directly."""
-    dz_hat = G * (h_prev - n) * z * (1.0 - z)
-    dn_hat = G * (1.0 - z) * (1.0 - n * n)
+    one = constant(1.0, z)
+    # BEGIN SOLUTION eq. (8) of docs/gru.rst: dz_hat, dn_hat and G z
+    dz_hat = G * (h_prev - n) * z * (one - z)
+    dn_hat = G * (one - z) * (one - n * n)
     return dz_hat, dn_hat, G * z
+    # END SOLUTION
 
 
 def _dsigmoid(dr, r):
     """dr_hat = dL/dr * sigma'(r_hat), with sigma' written with the output r (eqs. 9, 10)."""
-    return dr * r * (1.0 - r)
+    one = constant(1.0, r)
+    # BEGIN SOLUTION eqs. (9)-(10) of docs/gru.rst: dr_hat through the sigmoid
+    return dr * r * (one - r)
+    # END SOLUTION
 
 
 _blend_cpu, _blend_gpu = twin(_blend)
@@ -52,87 +65,104 @@ def _blocks(row, H):
 
 
 @njit(**FAST)
-def _update_reset(xw_t, gates_t):
-    """r and z (eqs. 1, 2) in place, from h_{t-1} W_hr and h_{t-1} W_hz in gates_t."""
+def _update_reset(hw, bias, gates_t):
+    """r and z (eqs. 1, 2) in place of x_t W_xr and x_t W_xz in gates_t, from hw =
+    h_{t-1} W_h (its r and z blocks) and the bias."""
+    H = gates_t.shape[1] // 3
+    b_r, b_z, _ = _blocks(bias, H)
     for b in range(gates_t.shape[0]):
-        r, z, _ = _blocks(gates_t[b], gates_t.shape[1] // 3)
-        a_r, a_z, _ = _blocks(xw_t[b], gates_t.shape[1] // 3)
+        r, z, _ = _blocks(gates_t[b], H)
+        c_r, c_z, _ = _blocks(hw[b], H)
         # BEGIN SOLUTION eqs. (1)-(2) of docs/gru.rst: the gates r and z
-        for j in range(r.size):
-            r[j] = sigmoid(r[j] + a_r[j])
-        for j in range(z.size):
-            z[j] = sigmoid(z[j] + a_z[j])
+        for j in range(H):
+            r[j] = sigmoid(r[j] + c_r[j] + b_r[j])
+        for j in range(H):
+            z[j] = sigmoid(z[j] + c_z[j] + b_z[j])
         # END SOLUTION
 
 
 @njit(**FAST)
-def _reset_after(xw_t, b_hn, gates_t, m_t):
+def _reset_after(hw, bias, b_hn, gates_t, m_t):
     """r, z (eqs. 1, 2); m_t = h_{t-1} W_hn + b_hn; n = tanh(a^n + r m_t) (eq. 3) in
-    the n block, where h_{t-1} W_hn was."""
-    _update_reset(xw_t, gates_t)
+    the n block, where x_t W_xn was."""
+    _update_reset(hw, bias, gates_t)
+    H = m_t.shape[1]
+    _, _, b_n = _blocks(bias, H)
     for b in range(m_t.shape[0]):
-        r, _, n = _blocks(gates_t[b], m_t.shape[1])
-        m, a_n = m_t[b], xw_t[b, 2 * m_t.shape[1]:]
+        r, _, n = _blocks(gates_t[b], H)
+        _, _, c_n = _blocks(hw[b], H)
+        m = m_t[b]
         # BEGIN SOLUTION eq. (3) of docs/gru.rst: m_t and the candidate n
-        for j in range(m.size):
-            m[j] = n[j] + b_hn[j]
-        for j in range(n.size):
-            n[j] = tanh(a_n[j] + r[j] * m[j])
+        for j in range(H):
+            m[j] = c_n[j] + b_hn[j]
+        for j in range(H):
+            n[j] = tanh(n[j] + b_n[j] + r[j] * m[j])
         # END SOLUTION
 
 
 @njit(**FAST)
-def _reset_before(xw_t, h_prev, gates_t, m_t):
+def _reset_before(hw, bias, h_prev, gates_t, m_t):
     """r, z (eqs. 1, 2); m_t = s_t = r * h_{t-1}, the input of W_hn (eq. 4)."""
-    _update_reset(xw_t, gates_t)
+    _update_reset(hw, bias, gates_t)
     for b in range(m_t.shape[0]):
+        # BEGIN SOLUTION eq. (4) of docs/gru.rst: s_t = r_t * h_{t-1}
         for j in range(m_t.shape[1]):
             m_t[b, j] = gates_t[b, j] * h_prev[b, j]
+        # END SOLUTION
 
 
 @njit(**FAST)
-def _candidate_before(xw_t, gates_t):
-    """n = tanh(a^n + s_t W_hn) (eq. 4), from s_t W_hn in the n block."""
+def _candidate_before(hw, bias, gates_t):
+    """n = tanh(a^n + s_t W_hn) (eq. 4) in place of x_t W_xn, from s_t W_hn in hw's n
+    block."""
     H = gates_t.shape[1] // 3
+    _, _, b_n = _blocks(bias, H)
     for b in range(gates_t.shape[0]):
         _, _, n = _blocks(gates_t[b], H)
-        a_n = xw_t[b, 2 * H:]
+        _, _, c_n = _blocks(hw[b], H)
+        # BEGIN SOLUTION eq. (4) of docs/gru.rst: the candidate n (reset-before)
         for j in range(H):
-            n[j] = tanh(n[j] + a_n[j])
+            n[j] = tanh(n[j] + b_n[j] + c_n[j])
+        # END SOLUTION
 
 
-def _gates_after(xw_t, W_h, b_hn, h_prev, gates_t, m_t):
-    """r, z, n of one reset-after step (eqs. 1-3) into gates_t (B, 3H)."""
-    np.matmul(h_prev, W_h, out=gates_t)          # h_{t-1} W_h for all three gates: one GEMM
-    _reset_after(xw_t, b_hn, gates_t, m_t)
+def _gates_after(W_h, bias, b_hn, h_prev, hw, gates_t, m_t):
+    """r, z, n of one reset-after step (eqs. 1-3) into gates_t (B, 3H), which holds
+    x_t W_x; hw (B, 3H) is scratch space for the product with W_h."""
+    np.matmul(h_prev, W_h, out=hw)               # h_{t-1} W_h for all three gates: one GEMM
+    _reset_after(hw, bias, b_hn, gates_t, m_t)
 
 
-def _gates_before(xw_t, W_h, h_prev, gates_t, m_t):
-    """r, z, n of one reset-before step (eqs. 1, 2, 4) into gates_t (B, 3H)."""
+def _gates_before(W_h, bias, h_prev, hw, gates_t, m_t):
+    """r, z, n of one reset-before step (eqs. 1, 2, 4) into gates_t (B, 3H), as
+    _gates_after."""
     H = m_t.shape[1]
-    np.matmul(h_prev, W_h[:, :2 * H], out=gates_t[:, :2 * H])
-    _reset_before(xw_t, h_prev, gates_t, m_t)
-    np.matmul(m_t, W_h[:, 2 * H:], out=gates_t[:, 2 * H:])   # waits for r: a second GEMM
-    _candidate_before(xw_t, gates_t)
+    np.matmul(h_prev, W_h[:, :2 * H], out=hw[:, :2 * H])
+    _reset_before(hw, bias, h_prev, gates_t, m_t)
+    np.matmul(m_t, W_h[:, 2 * H:], out=hw[:, 2 * H:])         # waits for r: a second GEMM
+    _candidate_before(hw, bias, gates_t)
 
 
-@njit(cache=True)
+@njit(**FAST)
 def _blend_rows(gates_t, h_prev, lengths, t, h_t):
     """Rows whose sequence has ended get z = 1 (eq. 6); then h_t for every row (eq. 5)."""
     B, H = h_t.shape
     for b in range(B):
+        _, z, n = _blocks(gates_t[b], H)
         if t >= lengths[b]:
-            gates_t[b, H:2 * H] = 1.0
+            z[:] = 1.0
+        hp, h = h_prev[b], h_t[b]
         for j in range(H):
             # BEGIN SOLUTION eq. (5) of docs/gru.rst: h_t
-            h_t[b, j] = _blend_cpu(gates_t[b, H + j], gates_t[b, 2 * H + j], h_prev[b, j])
+            h[j] = _blend_cpu(z[j], n[j], hp[j])
             # END SOLUTION
 
 
 @njit(**FAST)
-def _backward_after_rows(g, dh_t, gates_t, m_t, h_prev, tiny, da_t, dc_t):
-    """One reset-after step, all pointwise (eqs. 7-9): da_t = [dr_hat | dz_hat | dn_hat]
-    and dc_t = [dr_hat | dz_hat | r dn_hat]; g becomes G z, for dc_t W_h^T to add to."""
+def _backward_after_rows(g, carry, dh_t, gates_t, m_t, h_prev, tiny, da_t, dc_t):
+    """One reset-after step, all pointwise (eqs. 7-9), with g + carry the gradient
+    from step t+1 (eq. 11: carry = dc_{t+1} W_h^T): da_t = [dr_hat | dz_hat | dn_hat]
+    and dc_t = [dr_hat | dz_hat | r dn_hat]; g becomes G z."""
     B, H = g.shape
     for b in range(B):
         r, z, n = _blocks(gates_t[b], H)
@@ -140,7 +170,7 @@ def _backward_after_rows(g, dh_t, gates_t, m_t, h_prev, tiny, da_t, dc_t):
         dc_r, dc_z, dc_n = _blocks(dc_t[b], H)
         for j in range(H):
             # BEGIN SOLUTION eqs. (7)-(9) of docs/gru.rst: da_t, dc_t and G z
-            G = g[b, j] + dh_t[b, j]                              # eq. (7)
+            G = g[b, j] + carry[b, j] + dh_t[b, j]                # eq. (7)
             dz_hat, dn_hat, Gz = _blend_backward_cpu(G, z[j], n[j], h_prev[b, j])
             dr_hat = _dsigmoid_cpu(dn_hat * m_t[b, j], r[j])      # eq. (9)
             da_r[j], da_z[j], da_n[j] = flush(dr_hat, tiny), flush(dz_hat, tiny), flush(dn_hat, tiny)
@@ -150,17 +180,20 @@ def _backward_after_rows(g, dh_t, gates_t, m_t, h_prev, tiny, da_t, dc_t):
 
 
 @njit(**FAST)
-def _backward_zn_rows(g, dh_t, gates_t, h_prev, tiny, da_t):
-    """Reset-before, eqs. 7-8: the z and n blocks of da_t; g becomes G z."""
+def _backward_zn_rows(g, carry, dh_t, gates_t, h_prev, tiny, da_t):
+    """Reset-before, eqs. 7-8 (g and carry as in _backward_after_rows): the z and n
+    blocks of da_t; g becomes G z."""
     B, H = g.shape
     for b in range(B):
         _, z, n = _blocks(gates_t[b], H)
         _, da_z, da_n = _blocks(da_t[b], H)
         for j in range(H):
-            G = g[b, j] + dh_t[b, j]                              # eq. (7)
+            # BEGIN SOLUTION eqs. (7)-(8) of docs/gru.rst: the z and n blocks of da_t, G z
+            G = g[b, j] + carry[b, j] + dh_t[b, j]                # eq. (7)
             dz_hat, dn_hat, Gz = _blend_backward_cpu(G, z[j], n[j], h_prev[b, j])
             da_z[j], da_n[j] = flush(dz_hat, tiny), flush(dn_hat, tiny)
             g[b, j] = flush(Gz, tiny)
+            # END SOLUTION
 
 
 @njit(cache=True)
@@ -169,48 +202,58 @@ def _backward_r_rows(ds, gates_t, h_prev, tiny, g, da_t):
     B, H = g.shape
     for b in range(B):
         for j in range(H):
+            # BEGIN SOLUTION eqs. (10)-(11) of docs/gru.rst: dr_hat and ds r (reset-before)
             r = gates_t[b, j]
             da_t[b, j] = flush(_dsigmoid_cpu(ds[b, j] * h_prev[b, j], r), tiny)
             g[b, j] = flush(g[b, j] + ds[b, j] * r, tiny)
+            # END SOLUTION
 
 
-def forward_cpu(xw, W_h, b_hn, h0, lengths, variant):
-    """h (T, B, H), gates [r | z | n] (T, B, 3H) and m (T, B, H) from xw (T, B, 3H)."""
+def forward_cpu(xw, W_h, bias, b_hn, h0, lengths, variant):
+    """h (T, B, H), gates [r | z | n] (T, B, 3H) and m (T, B, H) from xw = x W_x (T, B,
+    3H), which becomes the gates (one array of that size, not two), and bias (3H,)."""
     T, B, H3 = xw.shape
     h, m = np.empty((T, B, H3 // 3), xw.dtype), np.empty((T, B, H3 // 3), xw.dtype)
-    gates = np.empty_like(xw)
+    hw = np.empty((B, H3), xw.dtype)             # h_{t-1} W_h, one step's
     h_prev = h0
     for t in range(T):
         if variant == "after":
-            _gates_after(xw[t], W_h, b_hn, h_prev, gates[t], m[t])
+            _gates_after(W_h, bias, b_hn, h_prev, hw, xw[t], m[t])
         else:
-            _gates_before(xw[t], W_h, h_prev, gates[t], m[t])
-        _blend_rows(gates[t], h_prev, lengths, t, h[t])           # eqs. (5), (6)
+            _gates_before(W_h, bias, h_prev, hw, xw[t], m[t])
+        _blend_rows(xw[t], h_prev, lengths, t, h[t])              # eqs. (5), (6)
         h_prev = h[t]
-    return h, gates, m
+    return h, xw, m
 
 
 def backward_cpu(dh, h0, h, gates, m, W_h, variant):
-    """From dh = dL/dh_t (T, B, H): da, the gradient at x W_x + b_x (T, B, 3H); dc, the
-    gradient at the outputs of the products with W_h (the same array as da for
-    reset-before); dh0 (B, H)."""
+    """From dh = dL/dh_t (T, B, H): da, the gradient at x W_x + b_x (T, B, 3H); dn, the
+    gradient at the n block of the product with W_h (T, B, H): dc^n = r * dn_hat for
+    reset-after, dn_hat itself (a view of da) for reset-before; dh0 (B, H). The r and
+    z blocks of that gradient are da's. For reset-after, each step's whole dc_t (eq.
+    11) lives in one (B, 3H) buffer: a (T, B, 3H) array of them was one more array of
+    that size per backward pass."""
     H = dh.shape[2]
+    after = variant == "after"
     da = np.empty_like(gates)
-    dc = np.empty_like(gates) if variant == "after" else da
-    k = 3 * H if variant == "after" else 2 * H     # the columns of W_h that take h_{t-1}
+    dn = np.empty_like(h) if after else da[:, :, 2 * H:]
+    dc_t = np.empty_like(gates[0])                 # reset-after's dc_t, one step's
+    k = 3 * H if after else 2 * H                  # the columns of W_h that take h_{t-1}
     tiny, W_hT = flush_below(dh.dtype), transpose(W_h[:, :k])
     W_hnT = transpose(W_h[:, 2 * H:])              # for reset-before's ds (eq. 10)
-    g = np.zeros_like(h0)                          # gradient reaching h_t from step t+1
+    g = np.zeros_like(h0)                          # gradient reaching h_t from step t+1:
+    carry = np.zeros_like(h0)                      # g + carry, carry = dc_{t+1} W_h^T
     for t in range(dh.shape[0] - 1, -1, -1):
         h_prev = h[t - 1] if t else h0
-        if variant == "after":
-            _backward_after_rows(g, dh[t], gates[t], m[t], h_prev, tiny, da[t], dc[t])
+        if after:
+            _backward_after_rows(g, carry, dh[t], gates[t], m[t], h_prev, tiny, da[t], dc_t)
+            dn[t] = dc_t[:, 2 * H:]
         else:
-            _backward_zn_rows(g, dh[t], gates[t], h_prev, tiny, da[t])
+            _backward_zn_rows(g, carry, dh[t], gates[t], h_prev, tiny, da[t])
             ds = da[t, :, 2 * H:] @ W_hnT                         # eq. (10)
             _backward_r_rows(ds, gates[t], h_prev, tiny, g, da[t])
-        g += dc[t, :, :k] @ W_hT                                  # eq. (11)
-    return da, dc, g
+        np.matmul(dc_t if after else da[t, :, :k], W_hT, out=carry)   # eq. (11)
+    return da, dn, g + carry
 
 
 # ------------------------------------------------------------------------------ CUDA
@@ -226,55 +269,61 @@ def _finish_unit(z, n, h_prev, lengths, t, b, j, gates_t, h_t):
     H = h_t.shape[1]
     z = z if t < lengths[b] else 1.0
     gates_t[b, H + j], gates_t[b, 2 * H + j] = z, n
+    # BEGIN SOLUTION eq. (5) of docs/gru.rst: h_t, one unit per thread
     h_t[b, j] = _blend_gpu(z, n, h_prev[b, j])
+    # END SOLUTION
 
 
 @cuda.jit
-def _forward_after_cuda(xw_t, W_h, b_hn, h_prev, lengths, t, gates_t, m_t, h_t):
+def _forward_after_cuda(xw_t, W_h, bias, b_hn, h_prev, lengths, t, gates_t, m_t, h_t):
     b, j = cuda.grid(2)
     B, H = h_t.shape
     if b >= B or j >= H:
         return
     # BEGIN SOLUTION eqs. (1)-(3), (5) of docs/gru.rst: r, z, n, h_t, one unit per thread
-    a_r, a_z, hn = xw_t[b, j], xw_t[b, H + j], b_hn[j]
+    a_r, a_z, hn = xw_t[b, j] + bias[j], xw_t[b, H + j] + bias[H + j], b_hn[j]
     for k in range(H):
         h = h_prev[b, k]
         a_r += h * W_h[k, j]
         a_z += h * W_h[k, H + j]
         hn += h * W_h[k, 2 * H + j]
     r = _sigmoid_gpu(a_r)                                         # eq. (1)
-    n = math.tanh(xw_t[b, 2 * H + j] + r * hn)                    # eq. (3)
+    n = math.tanh(xw_t[b, 2 * H + j] + bias[2 * H + j] + r * hn)  # eq. (3)
     gates_t[b, j], m_t[b, j] = r, hn
     _finish_unit(_sigmoid_gpu(a_z), n, h_prev, lengths, t, b, j, gates_t, h_t)  # eq. (2)
     # END SOLUTION
 
 
 @cuda.jit
-def _forward_rz_cuda(xw_t, W_h, h_prev, gates_t, m_t):
+def _forward_rz_cuda(xw_t, W_h, bias, h_prev, gates_t, m_t):
     b, j = cuda.grid(2)
     B, H = m_t.shape
     if b >= B or j >= H:
         return
-    a_r, a_z = xw_t[b, j], xw_t[b, H + j]
+    # BEGIN SOLUTION eqs. (1)-(2), (4) of docs/gru.rst: r, z and s_t, one unit per thread
+    a_r, a_z = xw_t[b, j] + bias[j], xw_t[b, H + j] + bias[H + j]
     for k in range(H):
         a_r += h_prev[b, k] * W_h[k, j]
         a_z += h_prev[b, k] * W_h[k, H + j]
     r = _sigmoid_gpu(a_r)                                         # eq. (1)
     gates_t[b, j], gates_t[b, H + j] = r, _sigmoid_gpu(a_z)       # eq. (2)
     m_t[b, j] = r * h_prev[b, j]
+    # END SOLUTION
 
 
 @cuda.jit
-def _forward_n_cuda(xw_t, W_h, h_prev, m_t, lengths, t, gates_t, h_t):
+def _forward_n_cuda(xw_t, W_h, bias, h_prev, m_t, lengths, t, gates_t, h_t):
     b, j = cuda.grid(2)
     B, H = h_t.shape
     if b >= B or j >= H:
         return
-    a_n = xw_t[b, 2 * H + j]
+    # BEGIN SOLUTION eqs. (4)-(5) of docs/gru.rst: n and h_t (reset-before), one unit per thread
+    a_n = xw_t[b, 2 * H + j] + bias[2 * H + j]
     for k in range(H):
         a_n += m_t[b, k] * W_h[k, 2 * H + j]
     n = math.tanh(a_n)                                            # eq. (4)
     _finish_unit(gates_t[b, H + j], n, h_prev, lengths, t, b, j, gates_t, h_t)
+    # END SOLUTION
 
 
 @cuda.jit
@@ -299,9 +348,11 @@ def _backward_zn_cuda(g, dh_t, gates_t, h_prev, da_t):
     B, H = g.shape
     if b >= B or j >= H:
         return
+    # BEGIN SOLUTION eqs. (7)-(8) of docs/gru.rst: the z and n blocks of da_t, G z, per thread
     G = g[b, j] + dh_t[b, j]                                      # eq. (7)
     da_t[b, H + j], da_t[b, 2 * H + j], g[b, j] = _blend_backward_gpu(
         G, gates_t[b, H + j], gates_t[b, 2 * H + j], h_prev[b, j])
+    # END SOLUTION
 
 
 @cuda.jit
@@ -310,11 +361,13 @@ def _backward_r_cuda(W_h, gates_t, h_prev, g, da_t):
     B, H = g.shape
     if b >= B or k >= H:
         return
+    # BEGIN SOLUTION eqs. (10)-(11) of docs/gru.rst: dr_hat and ds r (reset-before), per thread
     ds = 0.0
     for j in range(H):
         ds += da_t[b, 2 * H + j] * W_h[k, 2 * H + j]              # eq. (10)
     da_t[b, k] = _dsigmoid_gpu(ds * h_prev[b, k], gates_t[b, k])
     g[b, k] += ds * gates_t[b, k]
+    # END SOLUTION
 
 
 @cuda.jit
@@ -329,24 +382,24 @@ def _carry_cuda(dc_t, W, g):
     g[b, k] = s
 
 
-def forward_cuda(xw, W_h, b_hn, h0, lengths, variant):
+def forward_cuda(xw, W_h, bias, b_hn, h0, lengths, variant):
     require_gpu()
     T, B, H3 = xw.shape
     H = H3 // 3
     blocks, threads = launch_config(B, H)
-    d_xw, d_W, d_b, d_len = (cuda.to_device(np.ascontiguousarray(a))
-                             for a in (xw, W_h, b_hn, lengths))
+    d_xw, d_W, d_bias, d_b, d_len = (cuda.to_device(np.ascontiguousarray(a))
+                                     for a in (xw, W_h, bias, b_hn, lengths))
     d_gates = cuda.device_array_like(xw)
     d_m = cuda.device_array((T, B, H), xw.dtype)
     d_h = cuda.device_array((T + 1, B, H), xw.dtype)   # d_h[0] = h0, d_h[t+1] = h_t
     d_h[0].copy_to_device(np.ascontiguousarray(h0))
     for t in range(T):
         if variant == "after":
-            _forward_after_cuda[blocks, threads](d_xw[t], d_W, d_b, d_h[t], d_len, t,
+            _forward_after_cuda[blocks, threads](d_xw[t], d_W, d_bias, d_b, d_h[t], d_len, t,
                                                  d_gates[t], d_m[t], d_h[t + 1])
         else:
-            _forward_rz_cuda[blocks, threads](d_xw[t], d_W, d_h[t], d_gates[t], d_m[t])
-            _forward_n_cuda[blocks, threads](d_xw[t], d_W, d_h[t], d_m[t], d_len, t,
+            _forward_rz_cuda[blocks, threads](d_xw[t], d_W, d_bias, d_h[t], d_gates[t], d_m[t])
+            _forward_n_cuda[blocks, threads](d_xw[t], d_W, d_bias, d_h[t], d_m[t], d_len, t,
                                              d_gates[t], d_h[t + 1])
     return d_h[1:].copy_to_host(), d_gates.copy_to_host(), d_m.copy_to_host()
 
@@ -371,7 +424,7 @@ def backward_cuda(dh, h0, h, gates, m, W_h, variant):
             _backward_r_cuda[blocks, threads](d_W, d_gates[t], d_hp[t], d_g, d_da[t])
         _carry_cuda[blocks, threads](d_dc[t][:, :k], d_W[:, :k], d_g)
     da = d_da.copy_to_host()
-    return da, (d_dc.copy_to_host() if variant == "after" else da), d_g.copy_to_host()
+    return da, (d_dc.copy_to_host() if variant == "after" else da)[:, :, 2 * H:], d_g.copy_to_host()
 
 
 KERNELS = {"cpu": (forward_cpu, backward_cpu), "cuda": (forward_cuda, backward_cuda)}

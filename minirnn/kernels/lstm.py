@@ -11,22 +11,26 @@ import math
 import numpy as np
 from numba import cuda, njit
 
-from .common import (FAST, flush, flush_below, launch_config, require_gpu, sigmoid,
-                     state_gradient_cuda, tanh, transpose, twin)
+from .common import (FAST, constant, flush, flush_below, launch_config, require_gpu,
+                     sigmoid, state_gradient_cuda, tanh, transpose, twin)
 
 I, F, G, O = range(4)
 
 
 def _unit_backward(G_h, g_c, i, f, g, o, tc, c_prev, p_i, p_f, p_o):
     """BPTT through one unit of one step (eqs. 7-10): returns dz_i, dz_f, dz_g, dz_o
-    and the gradient reaching c_{t-1}."""
-    dz_o = G_h * tc * o * (1.0 - o)                               # eq. (7)
-    G_c = g_c + G_h * o * (1.0 - tc * tc)                         # eq. (8)
-    dz_i = G_c * g * i * (1.0 - i)                                # eq. (9)
-    dz_f = G_c * c_prev * f * (1.0 - f)
-    dz_g = G_c * i * (1.0 - g * g)
+    and the gradient reaching c_{t-1}. Only called from solution regions, so its body
+    is one too (docs/instructors.rst)."""
+    one = constant(1.0, o)                  # 1.0 itself would make float32 math float64
+    # BEGIN SOLUTION eqs. (7)-(10) of docs/lstm.rst: BPTT through one unit of one step
+    dz_o = G_h * tc * o * (one - o)                               # eq. (7)
+    G_c = g_c + G_h * o * (one - tc * tc)                         # eq. (8)
+    dz_i = G_c * g * i * (one - i)                                # eq. (9)
+    dz_f = G_c * c_prev * f * (one - f)
+    dz_g = G_c * i * (one - g * g)
     g_c_prev = G_c * f + dz_i * p_i + dz_f * p_f + dz_o * p_o     # eq. (10)
     return dz_i, dz_f, dz_g, dz_o, g_c_prev
+    # END SOLUTION
 
 
 _unit_backward_cpu, _unit_backward_gpu = twin(_unit_backward)
@@ -43,9 +47,11 @@ _blocks = njit(cache=True, inline="always")(_blocks)
 
 
 @njit(**FAST)
-def _cell_step(z, xw_t, P, h_prev, c_prev, lengths, t, h_t, c_t, tc_t):
-    """From z = h_{t-1} W_h (B, 4H): the gates i, f, g, o in its place (eqs. 1-3), and
-    c_t, tanh(c_t), h_t (eqs. 4-5); padded rows keep h_{t-1}, c_{t-1} (eq. 6).
+def _cell_step(hw, bias, P, h_prev, c_prev, lengths, t, z, h_t, c_t, tc_t):
+    """From z = x_t W_x (B, 4H), hw = h_{t-1} W_h (B, 4H) and the bias: the gates i,
+    f, g, o in z's place (eqs. 1-3), and c_t, tanh(c_t), h_t (eqs. 4-5); padded rows
+    keep h_{t-1}, c_{t-1} (eq. 6). The bias is added here, where the loop reads z
+    anyway, not in a pass of its own over all T steps of x W_x beforehand.
 
     One loop per equation over the units of a row: a loop that stores into one block
     of a row is what LLVM turns into SIMD code (stores into several blocks of the same
@@ -56,17 +62,18 @@ def _cell_step(z, xw_t, P, h_prev, c_prev, lengths, t, h_t, c_t, tc_t):
             h_t[b], c_t[b], tc_t[b] = h_prev[b], c_prev[b], 0.0
             continue
         i, f, g, o = _blocks(z[b], H)
-        a_i, a_f, a_g, a_o = _blocks(xw_t[b], H)
+        r_i, r_f, r_g, r_o = _blocks(hw[b], H)
+        b_i, b_f, b_g, b_o = _blocks(bias, H)
         cp, c, tc, h = c_prev[b], c_t[b], tc_t[b], h_t[b]
         # BEGIN SOLUTION eqs. (1)-(5) of docs/lstm.rst: gates, cell state c_t, h_t
         for j in range(H):                                        # eqs. (1)-(3)
-            i[j] = sigmoid(i[j] + a_i[j] + P[0, j] * cp[j])
+            i[j] = sigmoid(i[j] + r_i[j] + b_i[j] + P[0, j] * cp[j])
         for j in range(H):
-            f[j] = sigmoid(f[j] + a_f[j] + P[1, j] * cp[j])
+            f[j] = sigmoid(f[j] + r_f[j] + b_f[j] + P[1, j] * cp[j])
         for j in range(H):
-            g[j] = tanh(g[j] + a_g[j])
+            g[j] = tanh(g[j] + r_g[j] + b_g[j])
         for j in range(H):
-            o[j] = sigmoid(o[j] + a_o[j] + P[2, j] * cp[j])
+            o[j] = sigmoid(o[j] + r_o[j] + b_o[j] + P[2, j] * cp[j])
         for j in range(H):
             c[j] = f[j] * cp[j] + i[j] * g[j]                     # eq. (4)
         for j in range(H):
@@ -77,27 +84,28 @@ def _cell_step(z, xw_t, P, h_prev, c_prev, lengths, t, h_t, c_t, tc_t):
 
 
 @njit(**FAST)
-def _backward_step(g_h, g_c, dh_t, gates_t, tc_t, c_prev, P, lengths, t, tiny, dz_t):
-    """dz_t (B, 4H) from eqs. 7-9; g_c becomes the gradient at c_{t-1} (eq. 10); g_h
-    is cleared on active rows, for dz_t W_h^T to refill (eq. 11). Padded rows pass
-    both gradients through unchanged and have dz_t = 0. |values| < tiny become 0
-    (common.flush_below). The gate blocks are taken as separate views: one loop then
-    stores into four blocks of dz_t and still becomes SIMD code."""
+def _backward_step(g_h, carry, g_c, dh_t, gates_t, tc_t, c_prev, P, lengths, t, tiny, dz_t):
+    """dz_t (B, 4H) from eqs. 7-9, with G_h = g_h + carry + dh_t, carry = dz_{t+1} W_h^T
+    (eq. 11); g_c becomes the gradient at c_{t-1} (eq. 10). g_h holds what padded rows
+    pass through: they have dz_t = 0 and hand G_h on; active rows clear it. |values| <
+    tiny become 0 (common.flush_below). The gate blocks are taken as separate views:
+    one loop then stores into four blocks of dz_t and still becomes SIMD code."""
     B, H = g_h.shape
     for b in range(B):
+        gh, ca, gc, dh = g_h[b], carry[b], g_c[b], dh_t[b]
         if t >= lengths[b]:
             for j in range(H):
-                g_h[b, j] += dh_t[b, j]
+                gh[j] += ca[j] + dh[j]
             dz_t[b] = 0.0
             continue
         i, f, g, o = _blocks(gates_t[b], H)
         dz_i, dz_f, dz_g, dz_o = _blocks(dz_t[b], H)
-        gh, gc, dh, tc, cp = g_h[b], g_c[b], dh_t[b], tc_t[b], c_prev[b]
+        tc, cp = tc_t[b], c_prev[b]
         for j in range(H):
             # BEGIN SOLUTION eqs. (7)-(10) of docs/lstm.rst: dz of the gates, dL/dc_{t-1}
-            di, df, dg, do, gc_prev = _unit_backward_cpu(gh[j] + dh[j], gc[j], i[j], f[j], g[j],
-                                                         o[j], tc[j], cp[j], P[0, j], P[1, j],
-                                                         P[2, j])
+            di, df, dg, do, gc_prev = _unit_backward_cpu(gh[j] + ca[j] + dh[j], gc[j], i[j], f[j],
+                                                         g[j], o[j], tc[j], cp[j], P[0, j],
+                                                         P[1, j], P[2, j])
             dz_i[j], dz_f[j], dz_g[j], dz_o[j] = (flush(di, tiny), flush(df, tiny),
                                                   flush(dg, tiny), flush(do, tiny))
             gc[j], gh[j] = flush(gc_prev, tiny), 0.0
@@ -109,44 +117,46 @@ def _peepholes(P, H, dtype):
     return np.zeros((3, H), dtype) if P is None else P
 
 
-def forward_cpu(xw, W_h, P, h0, c0, lengths, store=True):
-    """From xw = x W_x + b (T, B, 4H) and peepholes P (3, H) or None: h (T, B, H) and,
-    with ``store``, c and tanh(c) (T, B, H) and the gate activations (T, B, 4H) kept for
-    the backward pass. Without it only h comes back, and the gates and cell states of
-    a step are overwritten two steps later: they stay small enough for the caches."""
+def forward_cpu(xw, W_h, bias, P, h0, c0, lengths, store=True):
+    """From xw = x W_x (T, B, 4H), bias (4H,) and peepholes P (3, H) or None: h (T, B,
+    H) and, with ``store``, c and tanh(c) (T, B, H) and the gate activations (T, B, 4H)
+    kept for the backward pass. The gates are written over xw (one array of the size
+    of all steps' gates, not two). Without ``store`` only h comes back, and the cells
+    of a step are overwritten two steps later: they stay small enough for the caches."""
     T, B, H4 = xw.shape
-    keep = T if store else 2                     # steps whose gates and cells are kept
-    gates = np.empty((keep, B, H4), xw.dtype)
+    keep = T if store else 2                     # steps whose cells are kept
     c, tc = (np.empty((keep, B, H4 // 4), xw.dtype) for _ in range(2))
     h = np.empty((T, B, H4 // 4), xw.dtype)
+    hw = np.empty((B, H4), xw.dtype)             # h_{t-1} W_h, one step's
     P = _peepholes(P, H4 // 4, xw.dtype)
     h_prev, c_prev = h0, c0
     for t in range(T):
         k = t % keep
-        np.matmul(h_prev, W_h, out=gates[k])                      # eq. (1)
-        _cell_step(gates[k], xw[t], P, h_prev, c_prev, lengths, t, h[t], c[k], tc[k])
+        np.matmul(h_prev, W_h, out=hw)                            # eq. (1)
+        _cell_step(hw, bias, P, h_prev, c_prev, lengths, t, xw[t], h[t], c[k], tc[k])
         h_prev, c_prev = h[t], c[k]
-    return (h, c, tc, gates) if store else (h,)
+    return (h, c, tc, xw) if store else (h,)
 
 
 def backward_cpu(dh, gates, c, tc, c0, W_h, P, lengths):
     """dz (T, B, 4H), dh0 and dc0 (B, H) from dh = dL/dh_t (T, B, H)."""
     T, B, H = dh.shape
     dz = np.empty_like(gates)
-    g_h, g_c = np.zeros((B, H), dh.dtype), np.zeros((B, H), dh.dtype)
+    g_h, g_c, carry = (np.zeros((B, H), dh.dtype) for _ in range(3))
     P = _peepholes(P, H, dh.dtype)
     tiny, W_hT = flush_below(dh.dtype), transpose(W_h)
     for t in range(T - 1, -1, -1):
         c_prev = c[t - 1] if t else c0
-        _backward_step(g_h, g_c, dh[t], gates[t], tc[t], c_prev, P, lengths, t, tiny, dz[t])
-        g_h += dz[t] @ W_hT                                      # eq. (11)
-    return dz, g_h, g_c
+        _backward_step(g_h, carry, g_c, dh[t], gates[t], tc[t], c_prev, P, lengths, t, tiny,
+                       dz[t])
+        np.matmul(dz[t], W_hT, out=carry)                         # eq. (11)
+    return dz, g_h + carry, g_c
 
 
 # ------------------------------------------------------------------------------ CUDA
 
 @cuda.jit
-def _forward_step_cuda(xw_t, W_h, P, h_prev, c_prev, lengths, t, gates_t, c_t, tc_t, h_t):
+def _forward_step_cuda(xw_t, W_h, bias, P, h_prev, c_prev, lengths, t, gates_t, c_t, tc_t, h_t):
     b, j = cuda.grid(2)
     B, H = h_t.shape
     if b >= B or j >= H:
@@ -155,7 +165,8 @@ def _forward_step_cuda(xw_t, W_h, P, h_prev, c_prev, lengths, t, gates_t, c_t, t
         h_t[b, j], c_t[b, j], tc_t[b, j] = h_prev[b, j], c_prev[b, j], 0.0
         return
     # BEGIN SOLUTION eqs. (1)-(5) of docs/lstm.rst: gates, c_t, h_t, one unit per thread
-    z_i, z_f, z_g, z_o = xw_t[b, j], xw_t[b, H + j], xw_t[b, 2 * H + j], xw_t[b, 3 * H + j]
+    z_i, z_f = xw_t[b, j] + bias[j], xw_t[b, H + j] + bias[H + j]
+    z_g, z_o = xw_t[b, 2 * H + j] + bias[2 * H + j], xw_t[b, 3 * H + j] + bias[3 * H + j]
     for k in range(H):                                            # eq. (1)
         h = h_prev[b, k]
         z_i += h * W_h[k, j]
@@ -194,20 +205,20 @@ def _backward_dz_cuda(g_h, g_c, dh_t, gates_t, tc_t, c_prev, P, lengths, t, dz_t
     # END SOLUTION
 
 
-def forward_cuda(xw, W_h, P, h0, c0, lengths, store=True):
+def forward_cuda(xw, W_h, bias, P, h0, c0, lengths, store=True):
     require_gpu()
     T, B, H4 = xw.shape
     H = H4 // 4
     blocks, threads = launch_config(B, H)
     P = np.zeros((3, H), xw.dtype) if P is None else P
-    d_xw, d_W, d_P, d_len = (cuda.to_device(a) for a in (xw, W_h, P, lengths))
+    d_xw, d_W, d_b, d_P, d_len = (cuda.to_device(a) for a in (xw, W_h, bias, P, lengths))
     d_gates = cuda.device_array_like(xw)
     d_h, d_c = (cuda.device_array((T + 1, B, H), xw.dtype) for _ in range(2))  # [0] = initial
     d_tc = cuda.device_array((T, B, H), xw.dtype)
     d_h[0].copy_to_device(np.ascontiguousarray(h0))
     d_c[0].copy_to_device(np.ascontiguousarray(c0))
     for t in range(T):
-        _forward_step_cuda[blocks, threads](d_xw[t], d_W, d_P, d_h[t], d_c[t], d_len, t,
+        _forward_step_cuda[blocks, threads](d_xw[t], d_W, d_b, d_P, d_h[t], d_c[t], d_len, t,
                                             d_gates[t], d_c[t + 1], d_tc[t], d_h[t + 1])
     if not store:                                # only h leaves the GPU
         return (d_h[1:].copy_to_host(),)
