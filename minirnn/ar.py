@@ -23,9 +23,11 @@ def lagged(s, p):
     (T - p,) for t = p .. T-1, eq. (1)."""
     _series(s, p)
     T = s.shape[0]
+    # BEGIN SOLUTION eq. (1) of docs/ar.rst: the rows [1, s_{t-1}, ..., s_{t-p}] of A
     A = np.ones((T - p, p + 1))
     for k in range(1, p + 1):
         A[:, k] = s[p - k:T - k]                 # column k holds s_{t-k}
+    # END SOLUTION
     return A, s[p:]
 
 
@@ -35,7 +37,9 @@ def fit(s, p):
     if A.shape[0] < p + 1:
         raise ValueError(f"s: {s.shape[0]} values cannot fit AR({p}) with an intercept: "
                          f"need at least {2 * p + 1}")
+    # BEGIN SOLUTION eq. (2) of docs/ar.rst: theta by least squares, without forming A^T A
     theta = np.linalg.lstsq(A, y, rcond=None)[0]
+    # END SOLUTION
     return {"c": float(theta[0]), "phi": theta[1:]}
 
 

@@ -39,9 +39,11 @@ CONCEPTS = {                                  # concept -> files holding its reg
     "elman": ["minirnn/kernels/elman.py"],
     "lstm": ["minirnn/kernels/lstm.py"],
     "gru": ["minirnn/kernels/gru.py"],
+    "birnn": ["minirnn/birnn.py"],
     "hmm": ["minirnn/kernels/hmm.py"],
     "lds": ["minirnn/kernels/lds.py"],
     "esn": ["minirnn/esn.py"],
+    "ar": ["minirnn/ar.py"],
     "attention": ["minirnn/attention.py", "minirnn/kernels/attention.py"],
     "gcn": ["minirnn/gcn.py"],
 }

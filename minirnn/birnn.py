@@ -38,9 +38,11 @@ def reverse_within_lengths(x, lengths):
     padding left in place, eq. (1). Applying it twice gives x back."""
     T, B = x.shape[:2]
     lengths = np.asarray(lengths)
+    # BEGIN SOLUTION eq. (1) of docs/birnn.rst: reverse each sequence within its length
     t = np.arange(T)[:, None]
     source = np.where(t < lengths, lengths - 1 - t, t)      # (T, B): the step to read
     return x[source, np.arange(B)]
+    # END SOLUTION
 
 
 def init(rng, cell, D, H, num_layers=1, bidirectional=True, dtype=np.float32, **cell_options):
@@ -98,11 +100,13 @@ def forward(params, cell, x, lengths=None, num_layers=1, bidirectional=True, dro
         hs, caches = [], []
         for d in dirs:
             reverse = d == "bwd"
+            # BEGIN SOLUTION eq. (2) of docs/birnn.rst: run the cell in direction d
             h, cache = cell.forward(_cell_params(params, f"l{k}.{d}/"),
                                     reverse_within_lengths(x, lengths) if reverse else x,
                                     lengths=lengths, device=device, **cell_options)
             hs.append(reverse_within_lengths(h, lengths) if reverse else h)   # eq. (2)
             caches.append(cache)
+            # END SOLUTION
         x = np.concatenate(hs, axis=2)                                   # eq. (3)
         layers.append((caches, mask))
     return x, (cell, dirs, lengths, layers, x.shape)
@@ -122,9 +126,11 @@ def backward(dout, cache):
         dx = 0
         for d, dh, layer_cache in zip(dirs, np.split(dout, len(dirs), axis=2), caches):
             reverse = d == "bwd"
+            # BEGIN SOLUTION eq. (6) of docs/birnn.rst: backward through direction d
             dx_d, *_, g = cell.backward(reverse_within_lengths(dh, lengths) if reverse else dh,
                                         layer_cache)
             dx = dx + (reverse_within_lengths(dx_d, lengths) if reverse else dx_d)   # eq. (6)
+            # END SOLUTION
             grads.update({f"l{k}.{d}/{name}": value for name, value in g.items()})
         dout = dropout_backward(dx, mask)                                # eq. (7)
     return dout, grads
