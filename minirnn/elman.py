@@ -21,6 +21,7 @@ import numpy as np
 
 from . import checks
 from .kernels import elman as kernels
+from .kernels.common import previous_state_gradient
 
 NONLINEARITIES = {"tanh": kernels.TANH, "relu": kernels.RELU}
 
@@ -67,9 +68,8 @@ def backward(dh, cache):
     da, dh0 = kernels.KERNELS[device][1](np.ascontiguousarray(dh, h.dtype), h,
                                          params["W_h"], lengths, act)
     da2 = da.reshape(T * B, H)
-    h_prev = np.concatenate([h0[None], h[:-1]]).reshape(T * B, H)
     grads = {"W_x": x.reshape(T * B, D).T @ da2,            # eq. (7)
-             "W_h": h_prev.T @ da2,
+             "W_h": previous_state_gradient(h0, h, da),
              "b": da2.sum(axis=0)}
     dx = (da2 @ params["W_x"].T).reshape(T, B, D)
     return dx, dh0, grads
