@@ -24,7 +24,8 @@ The rules:
 ``make_assignment`` copies the project (what ``git ls-files`` lists in a git checkout,
 else the package and the files around it, never .venv, runs/ or build output) and
 strips the files of the chosen concepts (``CONCEPTS``; all of them when none are
-chosen; other files keep their markers, such as the examples in tests). The hidden graded tests (``grading/hidden/``) stay out of the copy.
+chosen; other files keep their markers, such as the examples in tests). The hidden
+graded tests (``grading/hidden/``) stay out of the copy.
 """
 import json
 import re
