@@ -258,7 +258,7 @@ def grade(project_dir, json_path, only, timeout):
     except grading.GradeError as error:
         raise click.ClickException(str(error))
     if json_path:
-        grading.write_json(results, json_path)
+        train.write_json(json_path, results)
     click.echo(results["output"])
     click.echo(f"graded in {results['execution_time']:.0f} s"
                + (f"; results written to {json_path}" if json_path else ""))

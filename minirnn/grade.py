@@ -287,15 +287,6 @@ def summary(results):
     return lines
 
 
-def write_json(results, path):
-    """results.json, written whole or not at all."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    os.replace(partial, path)
-
-
 def clean(text, work):
     """A message without the working copy's temporary path, memory addresses or
     terminal colours, so it reads the same on every run."""

@@ -66,6 +66,12 @@ def write_atomic(path, write):
         raise
 
 
+def write_json(path, record):
+    """``record`` as indented JSON at ``path`` (its folder made if need be), atomically."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    write_atomic(path, lambda f: f.write((json.dumps(record, indent=2) + "\n").encode()))
+
+
 def save_checkpoint(path, params, opt_state, task_state, meta):
     """Write all arrays and the JSON ``meta`` to ``path`` atomically (temp file + rename)."""
     arrays = {"meta": np.array(json.dumps(meta))}
@@ -182,8 +188,7 @@ def train(task, cfg, resume=False, progress=True, log=print):
         loss_sum = count_sum = 0.0
         if os.path.exists(metrics_path):
             os.remove(metrics_path)
-    with open(os.path.join(cfg.out, "config.json"), "w") as f:
-        json.dump({"train": asdict(cfg), "task": task.meta()}, f, indent=2)
+    write_json(os.path.join(cfg.out, "config.json"), {"train": asdict(cfg), "task": task.meta()})
 
     def checkpoint():
         save_checkpoint(ckpt_path, params, opt_state, state, {

@@ -17,9 +17,6 @@ training series' standard deviation. Mackey-Glass is used as generated (values 0
 1.3, as in reservoirpy's quickstart); the real series are standardised with the
 training mean and deviation for the reservoir. RMSE and R^2 are in the series' units.
 """
-import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -27,6 +24,7 @@ import numpy as np
 
 from .. import ar, esn
 from ..data import mackey_glass, timeseries
+from ..train import write_json
 
 # data set: (what, source, defaults): source is a (file, column) of
 # minirnn.data.timeseries, or None for the Mackey-Glass generator; the defaults fill
@@ -108,7 +106,7 @@ class Forecast:
                    "persistence_rmse": rmse(s[n_train:-1], target),
                    "closed_loop_horizon": horizon,
                    "closed_loop_rmse_100": rmse(closed[:100], ahead[:100])}
-        _write_json(Path(out) / "metrics.json", {**metrics, "settings": asdict(st)})
+        write_json(Path(out) / "metrics.json", {**metrics, "settings": asdict(st)})
         if _plot(Path(out) / "forecast.png", target, pred, ahead, closed, metrics):
             log(f"plot written to {Path(out) / 'forecast.png'}")
         return metrics
@@ -149,15 +147,6 @@ def rmse(pred, target):
 
 def r2(pred, target):
     return float(1 - np.sum((pred - target) ** 2) / np.sum((target - target.mean()) ** 2))
-
-
-def _write_json(path, obj):
-    """Write through a temporary file and rename: never a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".part")
-    with os.fdopen(fd, "w") as f:
-        json.dump(obj, f, indent=2)
-    os.replace(tmp, path)
 
 
 def _plot(path, target, pred, ahead, closed, metrics):

@@ -11,7 +11,6 @@ their mean and standard deviation, and the median time of an epoch (a training s
 and the validation pass; the median leaves out the first epoch's one-off Numba start-up
 and the moments a shared machine is busy elsewhere).
 """
-import json
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -20,6 +19,7 @@ import numpy as np
 
 from .. import gcn, optim
 from ..data import cora
+from ..train import write_json
 
 
 @dataclass
@@ -39,20 +39,6 @@ class Settings:
 def build(settings, data_dir=None):
     """The task on Cora's Planetoid split, found in ``data_dir`` (see minirnn.data.cora)."""
     return NodeClassification(settings, cora.load_planetoid(data_dir))
-
-
-def write_json(path, record):
-    """Write ``record`` to ``path`` through a temporary file and a rename, so an
-    interrupted run never leaves half a file."""
-    tmp = f"{path}.tmp{os.getpid()}"
-    try:
-        with open(tmp, "w") as f:
-            json.dump(record, f, indent=2)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def should_stop(val_losses, patience):

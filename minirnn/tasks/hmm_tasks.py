@@ -12,7 +12,6 @@ faithful  The durations of 272 eruptions of the Old Faithful geyser, modelled by
 ``fit`` writes config.json, metrics.json and params.npz under --out (each atomically),
 and for the casino the posterior plot posterior.png when matplotlib is installed.
 """
-import json
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -21,7 +20,7 @@ import numpy as np
 
 from .. import hmm
 from ..data import timeseries
-from ..train import write_atomic
+from ..train import write_atomic, write_json
 
 FAIR, LOADED = 0, 1
 CASINO = {"pi": np.array([0.5, 0.5]),
@@ -45,10 +44,6 @@ def build(settings, data_dir=None):
     return (Casino if settings.data == "casino" else Faithful)(settings, data_dir)
 
 
-def _write_json(path, obj):
-    write_atomic(path, lambda f: f.write(json.dumps(obj, indent=2).encode()))
-
-
 def _matrix(name, M, log):
     log(f"{name}:")
     for row in M:
@@ -65,7 +60,7 @@ class _Task:
         os.makedirs(out, exist_ok=True)
         rng = np.random.default_rng(seed)
         self.x, self.lengths = self.observations(rng)
-        _write_json(os.path.join(out, "config.json"), {"task": asdict(self.s), "seed": seed})
+        write_json(os.path.join(out, "config.json"), {"task": asdict(self.s), "seed": seed})
         start = {k: v.astype(self.dtype) for k, v in self.start(rng).items()}
         log(f"hmm on {self.s.data}: {self.lengths.sum()} observations in {len(self.lengths)} "
             f"sequence(s), K = {self.s.hidden} states, Baum-Welch from a random start")
@@ -79,7 +74,7 @@ class _Task:
                    "seconds": round(time.perf_counter() - t0, 2),
                    **self.report(params, path, out, log)}
         write_atomic(os.path.join(out, "params.npz"), lambda f: np.savez(f, **params))
-        _write_json(os.path.join(out, "metrics.json"), {**metrics, "history": history})
+        write_json(os.path.join(out, "metrics.json"), {**metrics, "history": history})
         return metrics
 
 

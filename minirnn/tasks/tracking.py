@@ -9,13 +9,13 @@ A constant-velocity target, state x = (p_x, p_y, v_x, v_y), position seen in noi
 the observations, and reports the position RMSE of the raw observations, the filter
 and the smoother; then it forgets Q and R and fits them back by EM.
 """
-import json
 import os
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from .. import lds
+from ..train import write_atomic, write_json
 
 
 @dataclass
@@ -56,14 +56,6 @@ def rmse(estimate, truth, rows):
     return float(np.sqrt(((estimate[rows, :2] - truth[rows, :2]) ** 2).sum(1).mean()))
 
 
-def write_atomic(path, write, mode="w"):
-    """write(file) into path + '.tmp', then rename: no half-written file survives."""
-    tmp = path + ".tmp"
-    with open(tmp, mode) as f:
-        write(f)
-    os.replace(tmp, path)
-
-
 class Tracking:
     """What ``minirnn run lds --data tracking`` fits: ``fit(seed, out, log)``."""
 
@@ -93,9 +85,7 @@ class Tracking:
         log("position RMSE on observed steps: observations {rmse_observations:.3f}, "
             "filter {rmse_filter:.3f}, smoother {rmse_smoother:.3f}".format(**metrics))
         metrics.update(self.refit(params, x, y, log))
-        os.makedirs(out, exist_ok=True)
-        write_atomic(os.path.join(out, "metrics.json"),
-                     lambda f: json.dump({**metrics, "settings": asdict(s), "seed": seed}, f, indent=2))
+        write_json(os.path.join(out, "metrics.json"), {**metrics, "settings": asdict(s), "seed": seed})
         if plot_tracks(x, y, mu_f, mu_s, os.path.join(out, "tracks.png")):
             log(f"plot written to {os.path.join(out, 'tracks.png')}")
         log(f"metrics written to {os.path.join(out, 'metrics.json')}")
@@ -143,6 +133,6 @@ def plot_tracks(x, y, mu_f, mu_s, path, window=slice(100, 160)):
                ylabel="distance to the true position")
     errors.legend(fontsize="small")
     fig.tight_layout()
-    write_atomic(path, lambda f: fig.savefig(f, format="png", dpi=100), mode="wb")
+    write_atomic(path, lambda f: fig.savefig(f, format="png", dpi=100))
     plt.close(fig)
     return True
