@@ -2,16 +2,19 @@ import os
 
 import numpy as np
 import pytest
+from numba import cuda
 
-CUDASIM = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
+# The CUDA twins' tests run on a real GPU where there is one, else under the simulator,
+# which needs NUMBA_ENABLE_CUDASIM=1 before numba is imported: a pytest process of its
+# own (.ci/run). Without either, the plain run skips them.
+CUDA_KERNELS_RUN = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1" or cuda.is_available()
 
 
 def pytest_collection_modifyitems(config, items):
-    """CUDA-simulator tests need NUMBA_ENABLE_CUDASIM=1 before numba is imported, so
-    they run in their own pytest process (.ci/run); the plain run skips them."""
-    skip = pytest.mark.skip(reason="needs NUMBA_ENABLE_CUDASIM=1 (own process; see .ci/run)")
+    skip = pytest.mark.skip(reason="needs an NVIDIA GPU, or NUMBA_ENABLE_CUDASIM=1 in a "
+                                   "process of its own (see .ci/run)")
     for item in items:
-        if "cudasim" in item.keywords and not CUDASIM:
+        if "cudasim" in item.keywords and not CUDA_KERNELS_RUN:
             item.add_marker(skip)
 
 
