@@ -7,14 +7,15 @@ single large GEMMs in ``minirnn/elman.py``.
 CPU: each step's product h_{t-1} W_h goes to BLAS through NumPy and so does tanh
 (NumPy's SIMD tanh is ~37x faster than Numba's scalar libm call, no SVML in the pip
 llvmlite; see docs/elman.rst, "Performance"); masking and the backward pointwise
-math are fused Numba loops. CUDA: one thread per (b, j) computes a whole unit.
+math are fused Numba loops. CUDA: one block per sequence, one thread per unit, the
+loop over time inside the kernel (common.sequence_launch).
 """
 import math
 
 import numpy as np
 from numba import cuda, njit
 
-from .common import (flush_below, launch_config, require_gpu, state_gradient_cuda, transpose,
+from .common import (flush_below, require_gpu, sequence_launch, state_gradient_gpu, transpose,
                      twin)
 
 TANH, RELU = 0, 1
@@ -97,11 +98,8 @@ def backward_cpu(dh, h, W_h, lengths, act):
 
 # ------------------------------------------------------------------------------ CUDA
 
-@cuda.jit
-def _forward_step_cuda(xw_t, W_h, h_prev, lengths, t, act, h_t):
-    b, j = cuda.grid(2)
-    if b >= h_t.shape[0] or j >= h_t.shape[1]:
-        return
+@cuda.jit(device=True)
+def _forward_unit_gpu(xw_t, W_h, h_prev, lengths, t, act, b, j, h_t):
     if t >= lengths[b]:
         h_t[b, j] = h_prev[b, j]                                  # eq. (3)
         return
@@ -113,11 +111,8 @@ def _forward_step_cuda(xw_t, W_h, h_prev, lengths, t, act, h_t):
     # END SOLUTION
 
 
-@cuda.jit
-def _backward_da_cuda(g, dh_t, h_t, lengths, t, act, da_t):
-    b, j = cuda.grid(2)
-    if b >= g.shape[0] or j >= g.shape[1]:
-        return
+@cuda.jit(device=True)
+def _backward_unit_gpu(g, dh_t, h_t, lengths, t, act, b, j, da_t):
     # BEGIN SOLUTION eqs. (4)-(5) of docs/elman.rst: G_t and da_t, one unit per thread
     G = g[b, j] + dh_t[b, j]                                      # eq. (4)
     if t < lengths[b]:
@@ -128,28 +123,47 @@ def _backward_da_cuda(g, dh_t, h_t, lengths, t, act, da_t):
     # END SOLUTION
 
 
+@cuda.jit
+def _forward_cuda(xw, W_h, lengths, act, h):
+    """h[0] = h0 on entry, h[t + 1] = h_t on exit; block b runs sequence b."""
+    b, H = cuda.blockIdx.x, h.shape[2]
+    for t in range(xw.shape[0]):
+        for j in range(cuda.threadIdx.x, H, cuda.blockDim.x):
+            _forward_unit_gpu(xw[t], W_h, h[t], lengths, t, act, b, j, h[t + 1])
+        cuda.syncthreads()                              # h_t whole before step t+1 reads it
+
+
+@cuda.jit
+def _backward_cuda(dh, h, W_hT, lengths, act, g, da):
+    b, H = cuda.blockIdx.x, g.shape[1]
+    for t in range(dh.shape[0] - 1, -1, -1):
+        for j in range(cuda.threadIdx.x, H, cuda.blockDim.x):
+            _backward_unit_gpu(g, dh[t], h[t], lengths, t, act, b, j, da[t])
+        cuda.syncthreads()                              # da_t whole before it is multiplied
+        for k in range(cuda.threadIdx.x, H, cuda.blockDim.x):
+            if t < lengths[b]:
+                g[b, k] = state_gradient_gpu(da[t], W_hT, b, k)   # eq. (6)
+        cuda.syncthreads()
+
+
 def forward_cuda(xw, W_h, h0, lengths, act):
     require_gpu()
     T, B, H = xw.shape
-    blocks, threads = launch_config(B, H)
-    d_xw, d_W, d_len = cuda.to_device(xw), cuda.to_device(W_h), cuda.to_device(lengths)
     d_h = cuda.device_array((T + 1, B, H), xw.dtype)   # d_h[0] = h0, d_h[t+1] = h_t
     d_h[0].copy_to_device(np.ascontiguousarray(h0))
-    for t in range(T):
-        _forward_step_cuda[blocks, threads](d_xw[t], d_W, d_h[t], d_len, t, act, d_h[t + 1])
+    _forward_cuda[sequence_launch(B, H)](cuda.to_device(xw), cuda.to_device(W_h),
+                                         cuda.to_device(lengths), act, d_h)
     return d_h[1:].copy_to_host()
 
 
 def backward_cuda(dh, h, W_h, lengths, act):
     require_gpu()
     T, B, H = dh.shape
-    blocks, threads = launch_config(B, H)
-    d_dh, d_h, d_W, d_len = (cuda.to_device(a) for a in (dh, h, W_h, lengths))
     d_da = cuda.device_array_like(dh)
     d_g = cuda.to_device(np.zeros((B, H), dh.dtype))
-    for t in range(T - 1, -1, -1):
-        _backward_da_cuda[blocks, threads](d_g, d_dh[t], d_h[t], d_len, t, act, d_da[t])
-        state_gradient_cuda[blocks, threads](d_da[t], d_W, d_len, t, d_g)          # eq. (6)
+    _backward_cuda[sequence_launch(B, H)](*(cuda.to_device(a) for a in (dh, h, transpose(W_h),
+                                                                       lengths)),
+                                          act, d_g, d_da)
     return d_da.copy_to_host(), d_g.copy_to_host()
 
 

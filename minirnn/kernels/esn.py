@@ -9,15 +9,16 @@ of it made beforehand cost more to write and read back than computing it.
 
 CPU: the whole time loop is one @njit call (no Python between steps: at 500 units a
 step is a few microseconds, less than one NumPy call's overhead); the CSR product in
-@njit beat dense BLAS per step here, see docs/results/esn.rst. CUDA: one thread per
-(series b, unit i), one launch per step.
+@njit beat dense BLAS per step here, see docs/results/esn.rst. CUDA: one block per
+series, one thread per unit, the loop over time inside the kernel
+(common.sequence_launch).
 """
 import math
 
 import numpy as np
 from numba import cuda, njit
 
-from .common import FAST, launch_config, require_gpu, tanh, twin
+from .common import FAST, require_gpu, sequence_launch, tanh, twin
 
 
 def _preactivation(x_prev, u_t, W_in, b, indptr, indices, data, n, i):
@@ -98,24 +99,24 @@ def generate_cpu(u0, x0, W_in, b, indptr, indices, data, leak, W_out, W_u, b_out
 # ------------------------------------------------------------------------------ CUDA
 
 @cuda.jit
-def _step_cuda(x_prev, u_t, W_in, b, indptr, indices, data, leak, x_t):
-    n, i = cuda.grid(2)
-    if n < x_t.shape[0] and i < x_t.shape[1]:
-        pre = _preactivation_gpu(x_prev, u_t, W_in, b, indptr, indices, data, n, i)
-        x_t[n, i] = (1.0 - leak) * x_prev[n, i] + leak * math.tanh(pre)     # eq. (2)
+def _run_cuda(u, W_in, b, indptr, indices, data, leak, x):
+    """x[0] = x0 on entry, x[t + 1] = x_t on exit; block n runs series n."""
+    n = cuda.blockIdx.x
+    for t in range(u.shape[0]):
+        for i in range(cuda.threadIdx.x, x.shape[2], cuda.blockDim.x):
+            pre = _preactivation_gpu(x[t], u[t], W_in, b, indptr, indices, data, n, i)
+            x[t + 1, n, i] = (1.0 - leak) * x[t, n, i] + leak * math.tanh(pre)   # eq. (2)
+        cuda.syncthreads()                              # x_t whole before step t+1 reads it
 
 
 def run_cuda(u, W_in, b, indptr, indices, data, leak, x0):
     require_gpu()
     T, B, _ = u.shape
     N = x0.shape[1]
-    blocks, threads = launch_config(B, N)
-    d_u, d_W_in, d_b = (cuda.to_device(a) for a in (u, W_in, b))
-    d_csr = [cuda.to_device(a) for a in (indptr, indices, data)]
     d_x = cuda.device_array((T + 1, B, N), x0.dtype)        # d_x[0] = x0, d_x[t+1] = x_t
     d_x[0].copy_to_device(np.ascontiguousarray(x0))
-    for t in range(T):
-        _step_cuda[blocks, threads](d_x[t], d_u[t], d_W_in, d_b, *d_csr, leak, d_x[t + 1])
+    _run_cuda[sequence_launch(B, N)](*(cuda.to_device(a) for a in (u, W_in, b, indptr, indices,
+                                                                    data)), leak, d_x)
     return d_x[1:].copy_to_host()
 
 

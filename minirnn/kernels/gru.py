@@ -16,8 +16,8 @@ import math
 import numpy as np
 from numba import cuda, njit
 
-from .common import (FAST, constant, flush, flush_below, launch_config, require_gpu, sigmoid,
-                     tanh, transpose, twin)
+from .common import (FAST, constant, flush, flush_below, require_gpu, sequence_launch, sigmoid,
+                     state_gradient_gpu, tanh, transpose, twin)
 
 
 # The three scalar helpers below are only called from solution regions, so their
@@ -274,12 +274,9 @@ def _finish_unit(z, n, h_prev, lengths, t, b, j, gates_t, h_t):
     # END SOLUTION
 
 
-@cuda.jit
-def _forward_after_cuda(xw_t, W_h, bias, b_hn, h_prev, lengths, t, gates_t, m_t, h_t):
-    b, j = cuda.grid(2)
-    B, H = h_t.shape
-    if b >= B or j >= H:
-        return
+@cuda.jit(device=True)
+def _forward_after_unit_gpu(xw_t, W_h, bias, b_hn, h_prev, lengths, t, gates_t, m_t, h_t, b, j):
+    H = h_t.shape[1]
     # BEGIN SOLUTION eqs. (1)-(3), (5) of docs/gru.rst: r, z, n, h_t, one unit per thread
     a_r, a_z, hn = xw_t[b, j] + bias[j], xw_t[b, H + j] + bias[H + j], b_hn[j]
     for k in range(H):
@@ -294,12 +291,9 @@ def _forward_after_cuda(xw_t, W_h, bias, b_hn, h_prev, lengths, t, gates_t, m_t,
     # END SOLUTION
 
 
-@cuda.jit
-def _forward_rz_cuda(xw_t, W_h, bias, h_prev, gates_t, m_t):
-    b, j = cuda.grid(2)
-    B, H = m_t.shape
-    if b >= B or j >= H:
-        return
+@cuda.jit(device=True)
+def _forward_rz_unit_gpu(xw_t, W_h, bias, h_prev, gates_t, m_t, b, j):
+    H = m_t.shape[1]
     # BEGIN SOLUTION eqs. (1)-(2), (4) of docs/gru.rst: r, z and s_t, one unit per thread
     a_r, a_z = xw_t[b, j] + bias[j], xw_t[b, H + j] + bias[H + j]
     for k in range(H):
@@ -311,12 +305,9 @@ def _forward_rz_cuda(xw_t, W_h, bias, h_prev, gates_t, m_t):
     # END SOLUTION
 
 
-@cuda.jit
-def _forward_n_cuda(xw_t, W_h, bias, h_prev, m_t, lengths, t, gates_t, h_t):
-    b, j = cuda.grid(2)
-    B, H = h_t.shape
-    if b >= B or j >= H:
-        return
+@cuda.jit(device=True)
+def _forward_n_unit_gpu(xw_t, W_h, bias, h_prev, m_t, lengths, t, gates_t, h_t, b, j):
+    H = h_t.shape[1]
     # BEGIN SOLUTION eqs. (4)-(5) of docs/gru.rst: n and h_t (reset-before), one unit per thread
     a_n = xw_t[b, 2 * H + j] + bias[2 * H + j]
     for k in range(H):
@@ -326,12 +317,9 @@ def _forward_n_cuda(xw_t, W_h, bias, h_prev, m_t, lengths, t, gates_t, h_t):
     # END SOLUTION
 
 
-@cuda.jit
-def _backward_after_cuda(g, dh_t, gates_t, m_t, h_prev, da_t, dc_t):
-    b, j = cuda.grid(2)
-    B, H = g.shape
-    if b >= B or j >= H:
-        return
+@cuda.jit(device=True)
+def _backward_after_unit_gpu(g, dh_t, gates_t, m_t, h_prev, da_t, dc_t, b, j):
+    H = g.shape[1]
     # BEGIN SOLUTION eqs. (7)-(9) of docs/gru.rst: da_t, dc_t and G z, one unit per thread
     r, z, n = gates_t[b, j], gates_t[b, H + j], gates_t[b, 2 * H + j]
     G = g[b, j] + dh_t[b, j]                                      # eq. (7)
@@ -342,12 +330,9 @@ def _backward_after_cuda(g, dh_t, gates_t, m_t, h_prev, da_t, dc_t):
     # END SOLUTION
 
 
-@cuda.jit
-def _backward_zn_cuda(g, dh_t, gates_t, h_prev, da_t):
-    b, j = cuda.grid(2)
-    B, H = g.shape
-    if b >= B or j >= H:
-        return
+@cuda.jit(device=True)
+def _backward_zn_unit_gpu(g, dh_t, gates_t, h_prev, da_t, b, j):
+    H = g.shape[1]
     # BEGIN SOLUTION eqs. (7)-(8) of docs/gru.rst: the z and n blocks of da_t, G z, per thread
     G = g[b, j] + dh_t[b, j]                                      # eq. (7)
     da_t[b, H + j], da_t[b, 2 * H + j], g[b, j] = _blend_backward_gpu(
@@ -355,12 +340,9 @@ def _backward_zn_cuda(g, dh_t, gates_t, h_prev, da_t):
     # END SOLUTION
 
 
-@cuda.jit
-def _backward_r_cuda(W_h, gates_t, h_prev, g, da_t):
-    b, k = cuda.grid(2)
-    B, H = g.shape
-    if b >= B or k >= H:
-        return
+@cuda.jit(device=True)
+def _backward_r_unit_gpu(W_h, gates_t, h_prev, g, da_t, b, k):
+    H = g.shape[1]
     # BEGIN SOLUTION eqs. (10)-(11) of docs/gru.rst: dr_hat and ds r (reset-before), per thread
     ds = 0.0
     for j in range(H):
@@ -371,60 +353,73 @@ def _backward_r_cuda(W_h, gates_t, h_prev, g, da_t):
 
 
 @cuda.jit
-def _carry_cuda(dc_t, W, g):
-    """g += dc_t W^T, one (b, k) element per thread (eq. 11)."""
-    b, k = cuda.grid(2)
-    if b >= g.shape[0] or k >= g.shape[1]:
-        return
-    s = g[b, k]
-    for j in range(W.shape[1]):
-        s += dc_t[b, j] * W[k, j]
-    g[b, k] = s
+def _forward_cuda(xw, W_h, bias, b_hn, lengths, after, gates, m, h):
+    """h[0] = h0 on entry, h[t + 1] = h_t on exit; block b runs sequence b."""
+    b, H = cuda.blockIdx.x, m.shape[2]
+    for t in range(xw.shape[0]):
+        if after:
+            for j in range(cuda.threadIdx.x, H, cuda.blockDim.x):
+                _forward_after_unit_gpu(xw[t], W_h, bias, b_hn, h[t], lengths, t, gates[t],
+                                        m[t], h[t + 1], b, j)
+        else:
+            for j in range(cuda.threadIdx.x, H, cuda.blockDim.x):
+                _forward_rz_unit_gpu(xw[t], W_h, bias, h[t], gates[t], m[t], b, j)
+            cuda.syncthreads()                          # s_t whole before eq. (4) reads it
+            for j in range(cuda.threadIdx.x, H, cuda.blockDim.x):
+                _forward_n_unit_gpu(xw[t], W_h, bias, h[t], m[t], lengths, t, gates[t],
+                                    h[t + 1], b, j)
+        cuda.syncthreads()                              # h_t whole before step t+1 reads it
+
+
+@cuda.jit
+def _backward_cuda(dh, h_prev, gates, m, W_h, W_hT, after, g, da, dc):
+    """dc is da for reset-before; W_hT holds the columns of W_h that take h_{t-1} (its r
+    and z blocks, and n's too for reset-after), transposed."""
+    b, H = cuda.blockIdx.x, g.shape[1]
+    for t in range(dh.shape[0] - 1, -1, -1):
+        if after:
+            for j in range(cuda.threadIdx.x, H, cuda.blockDim.x):
+                _backward_after_unit_gpu(g, dh[t], gates[t], m[t], h_prev[t], da[t], dc[t], b, j)
+        else:
+            for j in range(cuda.threadIdx.x, H, cuda.blockDim.x):
+                _backward_zn_unit_gpu(g, dh[t], gates[t], h_prev[t], da[t], b, j)
+            cuda.syncthreads()                          # dn_hat whole before eq. (10) reads it
+            for k in range(cuda.threadIdx.x, H, cuda.blockDim.x):
+                _backward_r_unit_gpu(W_h, gates[t], h_prev[t], g, da[t], b, k)
+        cuda.syncthreads()                              # dc_t whole before it is multiplied
+        for k in range(cuda.threadIdx.x, H, cuda.blockDim.x):
+            g[b, k] += state_gradient_gpu(dc[t], W_hT, b, k)      # eq. (11)
+        cuda.syncthreads()
 
 
 def forward_cuda(xw, W_h, bias, b_hn, h0, lengths, variant):
     require_gpu()
     T, B, H3 = xw.shape
     H = H3 // 3
-    blocks, threads = launch_config(B, H)
-    d_xw, d_W, d_bias, d_b, d_len = (cuda.to_device(np.ascontiguousarray(a))
-                                     for a in (xw, W_h, bias, b_hn, lengths))
     d_gates = cuda.device_array_like(xw)
     d_m = cuda.device_array((T, B, H), xw.dtype)
     d_h = cuda.device_array((T + 1, B, H), xw.dtype)   # d_h[0] = h0, d_h[t+1] = h_t
     d_h[0].copy_to_device(np.ascontiguousarray(h0))
-    for t in range(T):
-        if variant == "after":
-            _forward_after_cuda[blocks, threads](d_xw[t], d_W, d_bias, d_b, d_h[t], d_len, t,
-                                                 d_gates[t], d_m[t], d_h[t + 1])
-        else:
-            _forward_rz_cuda[blocks, threads](d_xw[t], d_W, d_bias, d_h[t], d_gates[t], d_m[t])
-            _forward_n_cuda[blocks, threads](d_xw[t], d_W, d_bias, d_h[t], d_m[t], d_len, t,
-                                             d_gates[t], d_h[t + 1])
+    _forward_cuda[sequence_launch(B, H)](
+        *(cuda.to_device(np.ascontiguousarray(a)) for a in (xw, W_h, bias, b_hn, lengths)),
+        variant == "after", d_gates, d_m, d_h)
     return d_h[1:].copy_to_host(), d_gates.copy_to_host(), d_m.copy_to_host()
 
 
 def backward_cuda(dh, h0, h, gates, m, W_h, variant):
     require_gpu()
     T, B, H = dh.shape
-    blocks, threads = launch_config(B, H)
-    k = 3 * H if variant == "after" else 2 * H     # the columns of W_h that take h_{t-1}
+    after = variant == "after"
+    k = 3 * H if after else 2 * H                  # the columns of W_h that take h_{t-1}
     h_prev = np.concatenate([h0[None], h[:-1]])
-    d_dh, d_hp, d_gates, d_m, d_W = (cuda.to_device(np.ascontiguousarray(a))
-                                     for a in (dh, h_prev, gates, m, W_h))
     d_da = cuda.device_array_like(gates)
-    d_dc = cuda.device_array_like(gates) if variant == "after" else d_da
+    d_dc = cuda.device_array_like(gates) if after else d_da
     d_g = cuda.to_device(np.zeros((B, H), dh.dtype))
-    for t in range(T - 1, -1, -1):
-        if variant == "after":
-            _backward_after_cuda[blocks, threads](d_g, d_dh[t], d_gates[t], d_m[t], d_hp[t],
-                                                  d_da[t], d_dc[t])
-        else:
-            _backward_zn_cuda[blocks, threads](d_g, d_dh[t], d_gates[t], d_hp[t], d_da[t])
-            _backward_r_cuda[blocks, threads](d_W, d_gates[t], d_hp[t], d_g, d_da[t])
-        _carry_cuda[blocks, threads](d_dc[t][:, :k], d_W[:, :k], d_g)
+    _backward_cuda[sequence_launch(B, H)](
+        *(cuda.to_device(np.ascontiguousarray(a))
+          for a in (dh, h_prev, gates, m, W_h, transpose(W_h[:, :k]))), after, d_g, d_da, d_dc)
     da = d_da.copy_to_host()
-    return da, (d_dc.copy_to_host() if variant == "after" else da)[:, :, 2 * H:], d_g.copy_to_host()
+    return da, (d_dc.copy_to_host() if after else da)[:, :, 2 * H:], d_g.copy_to_host()
 
 
 KERNELS = {"cpu": (forward_cpu, backward_cpu), "cuda": (forward_cuda, backward_cuda)}

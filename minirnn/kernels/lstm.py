@@ -11,8 +11,8 @@ import math
 import numpy as np
 from numba import cuda, njit
 
-from .common import (FAST, constant, flush, flush_below, launch_config, require_gpu,
-                     sigmoid, state_gradient_cuda, tanh, transpose, twin)
+from .common import (FAST, constant, flush, flush_below, require_gpu, sequence_launch, sigmoid,
+                     state_gradient_gpu, tanh, transpose, twin)
 
 I, F, G, O = range(4)
 
@@ -155,12 +155,10 @@ def backward_cpu(dh, gates, c, tc, c0, W_h, P, lengths):
 
 # ------------------------------------------------------------------------------ CUDA
 
-@cuda.jit
-def _forward_step_cuda(xw_t, W_h, bias, P, h_prev, c_prev, lengths, t, gates_t, c_t, tc_t, h_t):
-    b, j = cuda.grid(2)
-    B, H = h_t.shape
-    if b >= B or j >= H:
-        return
+@cuda.jit(device=True)
+def _forward_unit_gpu(xw_t, W_h, bias, P, h_prev, c_prev, lengths, t, b, j, gates_t, c_t, tc_t,
+                      h_t):
+    H = h_t.shape[1]
     if t >= lengths[b]:                                           # eq. (6)
         h_t[b, j], c_t[b, j], tc_t[b, j] = h_prev[b, j], c_prev[b, j], 0.0
         return
@@ -185,12 +183,9 @@ def _forward_step_cuda(xw_t, W_h, bias, P, h_prev, c_prev, lengths, t, gates_t, 
     # END SOLUTION
 
 
-@cuda.jit
-def _backward_dz_cuda(g_h, g_c, dh_t, gates_t, tc_t, c_prev, P, lengths, t, dz_t):
-    b, j = cuda.grid(2)
-    B, H = g_h.shape
-    if b >= B or j >= H:
-        return
+@cuda.jit(device=True)
+def _backward_unit_gpu(g_h, g_c, dh_t, gates_t, tc_t, c_prev, P, lengths, t, b, j, dz_t):
+    H = g_h.shape[1]
     G_h = g_h[b, j] + dh_t[b, j]
     if t >= lengths[b]:
         g_h[b, j] = G_h
@@ -205,21 +200,44 @@ def _backward_dz_cuda(g_h, g_c, dh_t, gates_t, tc_t, c_prev, P, lengths, t, dz_t
     # END SOLUTION
 
 
+@cuda.jit
+def _forward_cuda(xw, W_h, bias, P, lengths, gates, c, tc, h):
+    """h[0], c[0] = h0, c0 on entry, h[t + 1], c[t + 1] = h_t, c_t on exit; block b runs
+    sequence b."""
+    b, H = cuda.blockIdx.x, tc.shape[2]
+    for t in range(xw.shape[0]):
+        for j in range(cuda.threadIdx.x, H, cuda.blockDim.x):
+            _forward_unit_gpu(xw[t], W_h, bias, P, h[t], c[t], lengths, t, b, j, gates[t],
+                              c[t + 1], tc[t], h[t + 1])
+        cuda.syncthreads()                              # h_t whole before step t+1 reads it
+
+
+@cuda.jit
+def _backward_cuda(dh, gates, tc, c_prev, W_hT, P, lengths, g_h, g_c, dz):
+    b, H = cuda.blockIdx.x, g_h.shape[1]
+    for t in range(dh.shape[0] - 1, -1, -1):
+        for j in range(cuda.threadIdx.x, H, cuda.blockDim.x):
+            _backward_unit_gpu(g_h, g_c, dh[t], gates[t], tc[t], c_prev[t], P, lengths, t, b,
+                               j, dz[t])
+        cuda.syncthreads()                              # dz_t whole before it is multiplied
+        for k in range(cuda.threadIdx.x, H, cuda.blockDim.x):
+            if t < lengths[b]:
+                g_h[b, k] = state_gradient_gpu(dz[t], W_hT, b, k)     # eq. (11)
+        cuda.syncthreads()
+
+
 def forward_cuda(xw, W_h, bias, P, h0, c0, lengths, store=True):
     require_gpu()
     T, B, H4 = xw.shape
     H = H4 // 4
-    blocks, threads = launch_config(B, H)
     P = np.zeros((3, H), xw.dtype) if P is None else P
-    d_xw, d_W, d_b, d_P, d_len = (cuda.to_device(a) for a in (xw, W_h, bias, P, lengths))
     d_gates = cuda.device_array_like(xw)
     d_h, d_c = (cuda.device_array((T + 1, B, H), xw.dtype) for _ in range(2))  # [0] = initial
     d_tc = cuda.device_array((T, B, H), xw.dtype)
     d_h[0].copy_to_device(np.ascontiguousarray(h0))
     d_c[0].copy_to_device(np.ascontiguousarray(c0))
-    for t in range(T):
-        _forward_step_cuda[blocks, threads](d_xw[t], d_W, d_b, d_P, d_h[t], d_c[t], d_len, t,
-                                            d_gates[t], d_c[t + 1], d_tc[t], d_h[t + 1])
+    _forward_cuda[sequence_launch(B, H)](*(cuda.to_device(a) for a in (xw, W_h, bias, P, lengths)),
+                                         d_gates, d_c, d_tc, d_h)
     if not store:                                # only h leaves the GPU
         return (d_h[1:].copy_to_host(),)
     return (d_h[1:].copy_to_host(), d_c[1:].copy_to_host(), d_tc.copy_to_host(),
@@ -229,17 +247,13 @@ def forward_cuda(xw, W_h, bias, P, h0, c0, lengths, store=True):
 def backward_cuda(dh, gates, c, tc, c0, W_h, P, lengths):
     require_gpu()
     T, B, H = dh.shape
-    blocks, threads = launch_config(B, H)
     P = np.zeros((3, H), dh.dtype) if P is None else P
     c_prev = np.concatenate([c0[None], c[:-1]])
-    d_dh, d_gates, d_tc, d_cp, d_W, d_P, d_len = (
-        cuda.to_device(np.ascontiguousarray(a)) for a in (dh, gates, tc, c_prev, W_h, P, lengths))
     d_dz = cuda.device_array_like(gates)
     d_gh, d_gc = (cuda.to_device(np.zeros((B, H), dh.dtype)) for _ in range(2))
-    for t in range(T - 1, -1, -1):
-        _backward_dz_cuda[blocks, threads](d_gh, d_gc, d_dh[t], d_gates[t], d_tc[t], d_cp[t],
-                                           d_P, d_len, t, d_dz[t])
-        state_gradient_cuda[blocks, threads](d_dz[t], d_W, d_len, t, d_gh)        # eq. (11)
+    _backward_cuda[sequence_launch(B, H)](
+        *(cuda.to_device(np.ascontiguousarray(a))
+          for a in (dh, gates, tc, c_prev, transpose(W_h), P, lengths)), d_gh, d_gc, d_dz)
     return d_dz.copy_to_host(), d_gh.copy_to_host(), d_gc.copy_to_host()
 
 
