@@ -11,6 +11,7 @@ import numpy as np
 from . import gradcheck as gc
 from . import tasks, train
 from .data import DataError
+from .files import write_json
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
@@ -258,7 +259,7 @@ def grade(project_dir, json_path, only, timeout):
     except grading.GradeError as error:
         raise click.ClickException(str(error))
     if json_path:
-        train.write_json(json_path, results)
+        write_json(json_path, results)
     click.echo(results["output"])
     click.echo(f"graded in {results['execution_time']:.0f} s"
                + (f"; results written to {json_path}" if json_path else ""))

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from .files import write_atomic, write_json
 from .optim import OPTIMIZERS, clip_global_norm
 
 
@@ -49,28 +50,6 @@ class Interrupted(Exception):
 
 
 # --------------------------------------------------------------------- checkpoints
-
-def write_atomic(path, write):
-    """Call write(binary file) on a temporary file beside ``path``, then rename it into
-    place: an interrupted run never leaves half a file."""
-    tmp = f"{path}.tmp{os.getpid()}"
-    try:
-        with open(tmp, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-def write_json(path, record):
-    """``record`` as indented JSON at ``path`` (its folder made if need be), atomically."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    write_atomic(path, lambda f: f.write((json.dumps(record, indent=2) + "\n").encode()))
-
 
 def save_checkpoint(path, params, opt_state, task_state, meta):
     """Write all arrays and the JSON ``meta`` to ``path`` atomically (temp file + rename)."""

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..files import write_atomic
 from . import DataError, cache_dir, fetch, search_dirs, verify
 
 URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
@@ -288,20 +289,13 @@ def check_keep(keep):
 # --- the cache of encoded arrays ---------------------------------------------------------
 
 def save_cache(path, imdb):
-    """Write ``imdb`` to ``path`` through a temporary file; returns ``imdb``."""
+    """Write ``imdb`` to ``path`` atomically; returns ``imdb``."""
     arrays = {"vocab": np.array(imdb.vocab, dtype=str)}
     for split in SPLITS:
         for field in fields(Split):
             arrays[f"{split}_{field.name}"] = getattr(getattr(imdb, split), field.name)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    write_atomic(path, lambda f: np.savez(f, **arrays))
     return imdb
 
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from .. import ar, esn
 from ..data import mackey_glass, timeseries
-from ..train import write_json
+from ..files import write_json
 
 # data set: (what, source, defaults): source is a (file, column) of
 # minirnn.data.timeseries, or None for the Mackey-Glass generator; the defaults fill

@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import gcn, optim
 from ..data import cora
-from ..train import write_json
+from ..files import write_json
 
 
 @dataclass

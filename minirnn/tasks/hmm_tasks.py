@@ -20,7 +20,7 @@ import numpy as np
 
 from .. import hmm
 from ..data import timeseries
-from ..train import write_atomic, write_json
+from ..files import write_atomic, write_json
 
 FAIR, LOADED = 0, 1
 CASINO = {"pi": np.array([0.5, 0.5]),

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .. import lds
-from ..train import write_atomic, write_json
+from ..files import write_atomic, write_json
 
 
 @dataclass
