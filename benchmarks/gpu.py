@@ -67,16 +67,17 @@ def torch_rnn(cls, weights, x, states, dh, train=True):
     module = timing.torch_rnn(cls, weights).cuda()
     tx, tdh = on_gpu(x, grad=train), on_gpu(dh)
     ts = tuple(on_gpu(s[None], grad=train) for s in states)
+    state = ts if len(ts) > 1 else ts[0]             # (h0, c0) for the LSTM, else h0
     if not train:
         def forward():
             with torch.no_grad():
-                return (module(tx, ts if len(ts) > 1 else ts[0])[0],)
+                return (module(tx, state)[0],)
         return forward
 
     def step():
         for t in (tx, *ts, *module.parameters()):
             t.grad = None
-        h = module(tx, ts if len(ts) > 1 else ts[0])[0]
+        h = module(tx, state)[0]
         h.backward(tdh)
         return h, tx.grad, ts[0].grad[0]
     return step
@@ -100,12 +101,11 @@ def rnn_cases(rng):
     def lstm_forward(device):
         return lstm.forward(p_l, x, h0, c0, device=device, backprop=False)[:1]
 
-    zeros = np.zeros
     weights = {
         "elman": (torch.nn.RNN, {"weight_ih_l0": p_e["W_x"].T, "weight_hh_l0": p_e["W_h"].T,
-                                 "bias_ih_l0": p_e["b"], "bias_hh_l0": zeros(H, np.float32)}),
+                                 "bias_ih_l0": p_e["b"], "bias_hh_l0": np.zeros(H, np.float32)}),
         "lstm": (torch.nn.LSTM, {"weight_ih_l0": p_l["W_x"].T, "weight_hh_l0": p_l["W_h"].T,
-                                 "bias_ih_l0": p_l["b"], "bias_hh_l0": zeros(4 * H, np.float32)}),
+                                 "bias_ih_l0": p_l["b"], "bias_hh_l0": np.zeros(4 * H, np.float32)}),
         "gru": (torch.nn.GRU, {"weight_ih_l0": p_g["W_x"].T, "weight_hh_l0": p_g["W_h"].T,
                                "bias_ih_l0": p_g["b_x"], "bias_hh_l0": p_g["b_h"]}),
     } if torch else {}
