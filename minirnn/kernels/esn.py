@@ -87,6 +87,7 @@ def run_cpu(u, W_in, b, indptr, indices, data, leak, x0):
 
 @njit(cache=True)
 def _run(u, W_in, b, indptr, indices, data, leak, x0, x):
+    """The time loop of run_cpu: x[t] from x[t - 1] (from x0 at t = 0), eqs. (1-2)."""
     x_prev = x0
     for t in range(u.shape[0]):
         _step(x_prev, u[t], W_in, b, indptr, indices, data, leak, x[t])
