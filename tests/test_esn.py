@@ -24,6 +24,14 @@ def test_forward_equals_dense_numpy_loop(rng, dtype, tol):
     assert x.dtype == dtype and np.allclose(x, want, rtol=tol, atol=tol)
 
 
+def test_forward_returns_a_fresh_array_it_owns(rng):
+    """The kernel fills an array NumPy allocates (for its huge pages): each call's own."""
+    p, u, x0 = problem(rng)
+    x1, x2 = esn.forward(p, u, 0.3, x0), esn.forward(p, u, 0.3, x0)
+    assert x1.flags.owndata and x1.flags.c_contiguous and not np.shares_memory(x1, x2)
+    assert np.array_equal(x1, x2)
+
+
 def test_forward_equals_reservoirpy_on_the_same_weights(rng):
     nodes = pytest.importorskip("reservoirpy.nodes")
     p, u, _ = problem(rng, B=1)

@@ -18,33 +18,34 @@ import math
 import numpy as np
 from numba import cuda, njit
 
-from .common import FAST, require_gpu, sequence_launch, tanh, twin
-
-
-def _preactivation(x_prev, u_t, W_in, b, indptr, indices, data, n, i):
-    """(W_in u_t + b + W x_{t-1})_i for unit i of series n (eq. 1)."""
-    pre = b[i]
-    for k in range(W_in.shape[1]):
-        pre += W_in[i, k] * u_t[n, k]                             # eq. (1): W_in u_t + b
-    for k in range(indptr[i], indptr[i + 1]):
-        pre += data[k] * x_prev[n, indices[k]]                    # eq. (1): W x_{t-1}
-    return pre
-
-
-_preactivation_cpu, _preactivation_gpu = twin(_preactivation)
+from .common import FAST, require_gpu, sequence_launch, tanh
 
 
 # ------------------------------------------------------------------------------- CPU
 
 @njit(cache=True, error_model="numpy", fastmath={"contract", "reassoc"})
 def _products(x_prev, u_t, W_in, b, indptr, indices, data, x_t):
-    """x_t = W_in u_t + b + W x_{t-1} for every series (eq. 1). ``reassoc`` lets LLVM
-    sum each row's nonzeros in SIMD lanes (gathers) in any order; with unsigned indices
-    (csr's) Numba drops its negative-index checks. Together: 0.4 against 1.3 ns per
-    nonzero here (docs/results/esn.rst)."""
+    """x_t = W_in u_t + b + W x_{t-1} for every series (eq. 1), term by term: first
+    the input term for all units, as a sum of W_in's D columns (SIMD loops over the
+    units), then each unit's row of W. The input term inside each row's loop, as
+    _preactivation computes it, cost 9 of the run's 134 ms: a loop of D (here 1)
+    iterations per row.
+
+    ``reassoc`` lets LLVM sum each row's nonzeros in SIMD lanes (gathers) in any order;
+    with unsigned indices (csr's) Numba drops its negative-index checks. Together: 0.4
+    against 1.3 ns per nonzero here (docs/results/esn.rst)."""
     for n in range(x_t.shape[0]):
-        for i in range(x_t.shape[1]):
-            x_t[n, i] = _preactivation_cpu(x_prev, u_t, W_in, b, indptr, indices, data, n, i)
+        x, x_p = x_t[n], x_prev[n]
+        for i in range(x.shape[0]):
+            x[i] = b[i]
+        for k in range(W_in.shape[1]):
+            for i in range(x.shape[0]):
+                x[i] += W_in[i, k] * u_t[n, k]                    # eq. (1): W_in u_t + b
+        for i in range(x.shape[0]):
+            pre = x[i]
+            for k in range(indptr[i], indptr[i + 1]):
+                pre += data[k] * x_p[indices[k]]                  # eq. (1): W x_{t-1}
+            x[i] = pre
 
 
 @njit(**FAST)
@@ -59,15 +60,26 @@ def _step(x_prev, u_t, W_in, b, indptr, indices, data, leak, x_t):
             x[i] = (1 - leak) * x_p[i] + leak * tanh(x[i])        # eq. (2)
 
 
-@njit(cache=True)
 def run_cpu(u, W_in, b, indptr, indices, data, leak, x0):
-    """States x (T, B, N) driven by u (T, B, D) from x0 (B, N)."""
+    """States x (T, B, N) driven by u (T, B, D) from x0 (B, N).
+
+    x is allocated here, by NumPy, not inside the kernel: NumPy asks Linux for
+    transparent huge pages on arrays of 4 MB and more (madvise), so the 40 MB of states
+    of the benchmark fault in as 20 pages of 2 MB instead of 10,000 of 4 KB. Numba's
+    np.empty does not, and its page faults cost 25 against 7 ms here
+    (docs/results/esn.rst)."""
     x = np.empty((u.shape[0], *x0.shape), x0.dtype)
+    _run(u, W_in, b, indptr, indices, data, leak, x0, x)
+    return x
+
+
+@njit(cache=True)
+def _run(u, W_in, b, indptr, indices, data, leak, x0, x):
+    """The time loop of run_cpu: x[t] from x[t - 1] (from x0 at t = 0), eqs. (1-2)."""
     x_prev = x0
     for t in range(u.shape[0]):
         _step(x_prev, u[t], W_in, b, indptr, indices, data, leak, x[t])
         x_prev = x[t]
-    return x
 
 
 @njit(cache=True)
@@ -98,13 +110,26 @@ def generate_cpu(u0, x0, W_in, b, indptr, indices, data, leak, W_out, W_u, b_out
 
 # ------------------------------------------------------------------------------ CUDA
 
+@cuda.jit(device=True)
+def _preactivation(x_prev, u_t, W_in, b, indptr, indices, data, n, i):
+    """(W_in u_t + b + W x_{t-1})_i for unit i of series n (eq. 1): what one thread of
+    the CUDA twin computes. The CPU kernel computes the same sum term by term for all
+    units (_products)."""
+    pre = b[i]
+    for k in range(W_in.shape[1]):
+        pre += W_in[i, k] * u_t[n, k]                             # eq. (1): W_in u_t + b
+    for k in range(indptr[i], indptr[i + 1]):
+        pre += data[k] * x_prev[n, indices[k]]                    # eq. (1): W x_{t-1}
+    return pre
+
+
 @cuda.jit
 def _run_cuda(u, W_in, b, indptr, indices, data, leak, x):
     """x[0] = x0 on entry, x[t + 1] = x_t on exit; block n runs series n."""
     n = cuda.blockIdx.x
     for t in range(u.shape[0]):
         for i in range(cuda.threadIdx.x, x.shape[2], cuda.blockDim.x):
-            pre = _preactivation_gpu(x[t], u[t], W_in, b, indptr, indices, data, n, i)
+            pre = _preactivation(x[t], u[t], W_in, b, indptr, indices, data, n, i)
             x[t + 1, n, i] = (1.0 - leak) * x[t, n, i] + leak * math.tanh(pre)   # eq. (2)
         cuda.syncthreads()                              # x_t whole before step t+1 reads it
 
