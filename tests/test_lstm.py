@@ -33,8 +33,13 @@ def test_forward_matches_reference_with_lengths(rng, peephole):
     assert np.allclose(h, lstm_forward(p, x, h0, c0, lengths), rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("block_steps", [None, 3])
 @pytest.mark.parametrize("peephole", [False, True])
-def test_gradcheck_whole_padded_sequence(rng, peephole):
+def test_gradcheck_whole_padded_sequence(rng, monkeypatch, peephole, block_steps):
+    """block_steps 3: the CPU backward hands dz on in blocks of steps [7, 10), [4, 7),
+    [1, 4), [0, 1), so the sums over blocks and each block's first step are checked."""
+    if block_steps:
+        monkeypatch.setattr(kernels, "BLOCK_BYTES", block_steps * 3 * 4 * 5 * 8)  # B 4H float64
     p, x, h0, c0 = problem(rng, T=10, B=3, peephole=peephole)
     R = rng.standard_normal((10, 3, 5))
     lengths = np.array([10, 4, 0])

@@ -138,19 +138,37 @@ def forward_cpu(xw, W_h, bias, P, h0, c0, lengths, store=True):
     return (h, c, tc, xw) if store else (h,)
 
 
-def backward_cpu(dh, gates, c, tc, c0, W_h, P, lengths):
-    """dz (T, B, 4H), dh0 and dc0 (B, H) from dh = dL/dh_t (T, B, H)."""
+#: Bytes of dz the CPU backward pass holds: one block of consecutive steps (32 at B =
+#: 64, H = 128 in float32), not all T of them (see backward_cpu).
+BLOCK_BYTES = 4 << 20
+
+
+def backward_cpu(dh, gates, c, tc, c0, W_h, P, lengths, add_block):
+    """dz_t from dh = dL/dh_t (T, B, H), handed on a block of consecutive steps at a
+    time, the last block first: add_block(t0, dz) gets dz (n, B, 4H) of steps t0 ..
+    t0 + n - 1 and must use it before it returns (the next block is written into the
+    same buffer). Returns dh0 and dc0 (B, H).
+
+    Why blocks: a (T, B, 4H) dz beside the cache's (T, B, 4H) gates took the step's new
+    memory past glibc's trim threshold (twice its largest freed block, gates' size), so
+    every step gave the heap back to the OS and page-faulted it in again (~2,000 faults
+    per float32 step; float64's, over 32 MB, came from mmap every time). A block of
+    BLOCK_BYTES is also still in the cache when the weight-gradient products read it."""
     T, B, H = dh.shape
-    dz = np.empty_like(gates)
+    steps = max(1, BLOCK_BYTES // (B * 4 * H * dh.itemsize))
+    dz = np.empty((min(steps, T), B, 4 * H), dh.dtype)
     g_h, g_c, carry = (np.zeros((B, H), dh.dtype) for _ in range(3))
     P = _peepholes(P, H, dh.dtype)
     tiny, W_hT = flush_below(dh.dtype), transpose(W_h)
-    for t in range(T - 1, -1, -1):
-        c_prev = c[t - 1] if t else c0
-        _backward_step(g_h, carry, g_c, dh[t], gates[t], tc[t], c_prev, P, lengths, t, tiny,
-                       dz[t])
-        np.matmul(dz[t], W_hT, out=carry)                         # eq. (11)
-    return dz, g_h + carry, g_c
+    for t1 in range(T, 0, -steps):
+        t0 = max(t1 - steps, 0)
+        for t in range(t1 - 1, t0 - 1, -1):
+            c_prev = c[t - 1] if t else c0
+            _backward_step(g_h, carry, g_c, dh[t], gates[t], tc[t], c_prev, P, lengths, t,
+                           tiny, dz[t - t0])
+            np.matmul(dz[t - t0], W_hT, out=carry)                # eq. (11)
+        add_block(t0, dz[:t1 - t0])
+    return g_h + carry, g_c
 
 
 # ------------------------------------------------------------------------------ CUDA
