@@ -6,6 +6,7 @@ import pytest
 from numba import types
 
 from minirnn import gru
+from minirnn.kernels import common
 from minirnn.kernels import gru as kernels
 from minirnn.gradcheck import check, rel_error
 from tests.cells import assert_chunks_compose
@@ -45,8 +46,14 @@ def loss_and_grads(p, x, h0, R, lengths, variant):
     return f
 
 
+@pytest.mark.parametrize("block_bytes", [None, 2400])
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_gradcheck_whole_padded_sequence(rng, variant):
+def test_gradcheck_whole_padded_sequence(rng, monkeypatch, variant, block_bytes):
+    """block_bytes 2400: the CPU backward hands da on in blocks of 5 steps (reset-after:
+    B = 3 rows of 4H = 20 float64) or 6 (reset-before, 3H), so the sums over blocks and
+    each block's first step are checked too."""
+    if block_bytes:
+        monkeypatch.setattr(common, "BLOCK_BYTES", block_bytes)
     p, x, h0 = problem(rng, T=12, B=3, variant=variant)
     R = rng.standard_normal((12, 3, 5))
     errors = check(loss_and_grads(p, x, h0, R, np.array([12, 3, 0]), variant),

@@ -4,6 +4,7 @@ import pytest
 from numba import types
 
 from minirnn import lstm
+from minirnn.kernels import common
 from minirnn.kernels import lstm as kernels
 from minirnn.gradcheck import check
 from tests.reference.lstm import lstm_forward
@@ -39,7 +40,7 @@ def test_gradcheck_whole_padded_sequence(rng, monkeypatch, peephole, block_steps
     """block_steps 3: the CPU backward hands dz on in blocks of steps [7, 10), [4, 7),
     [1, 4), [0, 1), so the sums over blocks and each block's first step are checked."""
     if block_steps:
-        monkeypatch.setattr(kernels, "BLOCK_BYTES", block_steps * 3 * 4 * 5 * 8)  # B 4H float64
+        monkeypatch.setattr(common, "BLOCK_BYTES", block_steps * 3 * 4 * 5 * 8)   # B 4H float64
     p, x, h0, c0 = problem(rng, T=10, B=3, peephole=peephole)
     R = rng.standard_normal((10, 3, 5))
     lengths = np.array([10, 4, 0])

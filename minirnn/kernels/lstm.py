@@ -11,8 +11,8 @@ import math
 import numpy as np
 from numba import cuda, njit
 
-from .common import (FAST, constant, flush, flush_below, launch_config, require_gpu,
-                     sigmoid, state_gradient_cuda, tanh, transpose, twin)
+from .common import (FAST, backward_blocks, constant, flush, flush_below, launch_config,
+                     require_gpu, sigmoid, state_gradient_cuda, tanh, transpose, twin)
 
 I, F, G, O = range(4)
 
@@ -138,30 +138,18 @@ def forward_cpu(xw, W_h, bias, P, h0, c0, lengths, store=True):
     return (h, c, tc, xw) if store else (h,)
 
 
-#: Bytes of dz the CPU backward pass holds: one block of consecutive steps (32 at B =
-#: 64, H = 128 in float32), not all T of them (see backward_cpu).
-BLOCK_BYTES = 4 << 20
-
-
 def backward_cpu(dh, gates, c, tc, c0, W_h, P, lengths, add_block):
     """dz_t from dh = dL/dh_t (T, B, H), handed on a block of consecutive steps at a
-    time, the last block first: add_block(t0, dz) gets dz (n, B, 4H) of steps t0 ..
-    t0 + n - 1 and must use it before it returns (the next block is written into the
-    same buffer). Returns dh0 and dc0 (B, H).
-
-    Why blocks: a (T, B, 4H) dz beside the cache's (T, B, 4H) gates took the step's new
-    memory past glibc's trim threshold (twice its largest freed block, gates' size), so
-    every step gave the heap back to the OS and page-faulted it in again (~2,000 faults
-    per float32 step; float64's, over 32 MB, came from mmap every time). A block of
-    BLOCK_BYTES is also still in the cache when the weight-gradient products read it."""
+    time, the last block first (common.backward_blocks): add_block(t0, dz) gets dz (n,
+    B, 4H) of steps t0 .. t0 + n - 1 and must use it before it returns (the next block
+    is written into the same buffer). Returns dh0 and dc0 (B, H)."""
     T, B, H = dh.shape
-    steps = max(1, BLOCK_BYTES // (B * 4 * H * dh.itemsize))
-    dz = np.empty((min(steps, T), B, 4 * H), dh.dtype)
+    steps, blocks = backward_blocks(T, B * 4 * H * dh.itemsize)
+    dz = np.empty((steps, B, 4 * H), dh.dtype)
     g_h, g_c, carry = (np.zeros((B, H), dh.dtype) for _ in range(3))
     P = _peepholes(P, H, dh.dtype)
     tiny, W_hT = flush_below(dh.dtype), transpose(W_h)
-    for t1 in range(T, 0, -steps):
-        t0 = max(t1 - steps, 0)
+    for t0, t1 in blocks:
         for t in range(t1 - 1, t0 - 1, -1):
             c_prev = c[t - 1] if t else c0
             _backward_step(g_h, carry, g_c, dh[t], gates[t], tc[t], c_prev, P, lengths, t,
