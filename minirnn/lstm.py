@@ -78,7 +78,8 @@ def backward(dh, cache):
     checks.shape("dh", dh, h.shape)
     T, B, D = x.shape
     H = h.shape[2]
-    grads = {k: np.zeros_like(v) for k, v in params.items()}
+    keys = ("W_x", "W_h", "b") + (PEEPHOLES if P is not None else ())
+    grads = {k: np.zeros_like(params[k]) for k in keys}
     dx = np.empty((T, B, D), h.dtype)
 
     def add_block(t0, dz):
