@@ -156,25 +156,30 @@ def previous_state_gradient(h0, h, d):
     return later + h0.T @ d[0]
 
 
-#: Bytes of the step gradients (the LSTM's dz, the GRU's da) a CPU backward pass holds:
-#: a block of consecutive steps, not all T (see backward_blocks).
+#: Bytes of the step gradients (the LSTM's dz, the GRU's da) a CPU backward pass holds at
+#: most: a block of consecutive steps, not all T (see backward_blocks).
 BLOCK_BYTES = 4 << 20
 
 
 def backward_blocks(T, step_bytes):
     """Blocks of consecutive steps for a backward pass through time, the last block
     first: (steps, [(t0, t1), ...]), each block of at most ``steps`` steps of
-    ``step_bytes`` bytes each, BLOCK_BYTES in all (at least one step).
+    ``step_bytes`` bytes each: BLOCK_BYTES in all and an eighth of T (rounded up), at
+    least one step.
 
     The backward kernels write each step's gradient into a block buffer and hand each
     full block to the caller, which adds its share of the weight gradients (sums over
     t) and writes its dx. A (T, B, G) gradient array beside the cache's (T, B, G)
     gates took a train step's new memory past glibc's trim threshold (twice the
-    largest block it has handed back): every step gave the heap back to the OS and
-    page-faulted it in again (~2,000 faults per float32 LSTM step; in float64 such an
-    array is over glibc's 32 MB mmap limit and came from mmap every step). A block is
-    also still in the cache when the products read it."""
-    steps = max(1, min(T, BLOCK_BYTES // step_bytes))
+    largest block it has handed back, gates' size): every step gave the heap back to
+    the OS and page-faulted it in again (~2,000 faults per float32 LSTM step at T=200,
+    B=64, H=128; in float64 such an array is over glibc's 32 MB mmap limit and came
+    from mmap every step). With the gates, the cells and dx already at about 1.8 times
+    gates' size, the block must be small next to gates, hence the eighth: blocks of
+    BLOCK_BYTES alone were the whole sequence at T=100, B=32, H=64 and still took
+    1,640 faults per step, an eighth none. A block is also still in the processor's
+    cache when the products read it."""
+    steps = max(1, min(-(-T // 8), BLOCK_BYTES // step_bytes))
     return steps, [(max(t1 - steps, 0), t1) for t1 in range(T, 0, -steps)]
 
 
