@@ -94,19 +94,29 @@ def backward(dh, cache):
     checks.shape("dh", dh, h.shape)
     T, B, D = x.shape
     H = h.shape[2]
-    da, dn, dh0 = kernels.KERNELS[device][1](np.ascontiguousarray(dh, h.dtype), h0, h,
-                                             gates, m, params["W_h"], variant)
-    # eq. (12): the gradient at the product with W_h is da in its r and z blocks, dn in n
-    db_x = da.reshape(T * B, 3 * H).sum(axis=0)
-    dW_hrz = previous_state_gradient(h0, h, da[:, :, :2 * H])
-    if variant == "after":
-        dW_hn = previous_state_gradient(h0, h, dn)
-        db_h = np.concatenate([db_x[:2 * H], dn.sum(axis=(0, 1))])
-    else:
-        dW_hn = m.reshape(T * B, H).T @ dn.reshape(T * B, H)        # m_t = s_t = r_t * h_{t-1}
-        db_h = db_x[:2 * H].copy()             # a copy: optimizers update grads in place
-    dW_h = np.hstack([dW_hrz, dW_hn])
-    da = da.reshape(T * B, 3 * H)
-    grads = {"W_x": x.reshape(T * B, D).T @ da, "W_h": dW_h, "b_x": db_x, "b_h": db_h}
-    dx = (da @ params["W_x"].T).reshape(T, B, D)
+    grads = {k: np.zeros_like(params[k]) for k in ("W_x", "W_h", "b_x", "b_h")}
+    dx = np.empty((T, B, D), h.dtype)
+
+    def add_block(t0, da, dn):
+        """Eq. (12) for the steps t0 .. t0 + n - 1, from their da (n, B, 3H) and dn (n,
+        B, H): the gradient at the product with W_h is da in its r and z blocks, dn in
+        n. The sums over t are sums over blocks of steps."""
+        t1 = t0 + len(da)
+        h_before = h[t0 - 1] if t0 else h0
+        da2 = da.reshape(-1, 3 * H)
+        db = da2.sum(axis=0)
+        grads["b_x"] += db
+        grads["W_x"] += x[t0:t1].reshape(-1, D).T @ da2
+        grads["W_h"][:, :2 * H] += previous_state_gradient(h_before, h[t0:t1], da[:, :, :2 * H])
+        if variant == "after":
+            grads["W_h"][:, 2 * H:] += previous_state_gradient(h_before, h[t0:t1], dn)
+            grads["b_h"] += np.concatenate([db[:2 * H], dn.sum(axis=(0, 1))])
+        else:                                   # m_t = s_t = r_t * h_{t-1}
+            grads["W_h"][:, 2 * H:] += m[t0:t1].reshape(-1, H).T @ dn.reshape(-1, H)
+            grads["b_h"] += db[:2 * H]
+        np.matmul(da2, params["W_x"].T, out=dx[t0:t1].reshape(-1, D))
+
+    dh = np.ascontiguousarray(dh, h.dtype)
+    dh0 = kernels.KERNELS[device][1](dh, h0, h, gates, m, params["W_h"], variant,
+                                     add_block)         # da a block of steps at a time
     return dx, dh0, grads

@@ -78,15 +78,26 @@ def backward(dh, cache):
     checks.shape("dh", dh, h.shape)
     T, B, D = x.shape
     H = h.shape[2]
-    dz, dh0, dc0 = kernels.KERNELS[device][1](np.ascontiguousarray(dh, h.dtype), gates, c, tc,
-                                              c0, params["W_h"], P, lengths)
-    dz2 = dz.reshape(T * B, 4 * H)
-    grads = {"W_x": x.reshape(T * B, D).T @ dz2,             # eq. (13)
-             "W_h": previous_state_gradient(h0, h, dz),
-             "b": dz2.sum(axis=0)}
-    if P is not None:                                                  # eq. (12)
-        c_prev = np.concatenate([c0[None], c[:-1]])
-        for k, gate in zip(PEEPHOLES, (kernels.I, kernels.F, kernels.O)):
-            grads[k] = (dz[:, :, gate * H:(gate + 1) * H] * c_prev).sum(axis=(0, 1))
-    dx = (dz2 @ params["W_x"].T).reshape(T, B, D)
+    keys = ("W_x", "W_h", "b") + (PEEPHOLES if P is not None else ())
+    grads = {k: np.zeros_like(params[k]) for k in keys}
+    dx = np.empty((T, B, D), h.dtype)
+
+    def add_block(t0, dz):
+        """Eqs. (12) and (13) for the steps t0 .. t0 + n - 1, from their dz (n, B, 4H):
+        the sums over t are sums over blocks of steps, each a matrix product with
+        inner dimension nB."""
+        t1 = t0 + len(dz)
+        dz2 = dz.reshape(-1, 4 * H)
+        grads["W_x"] += x[t0:t1].reshape(-1, D).T @ dz2               # eq. (13)
+        grads["W_h"] += previous_state_gradient(h[t0 - 1] if t0 else h0, h[t0:t1], dz)
+        grads["b"] += dz2.sum(axis=0)
+        np.matmul(dz2, params["W_x"].T, out=dx[t0:t1].reshape(-1, D))
+        if P is not None:                                              # eq. (12)
+            c_prev = c[t0 - 1:t1 - 1] if t0 else np.concatenate([c0[None], c[:t1 - 1]])
+            for k, gate in zip(PEEPHOLES, (kernels.I, kernels.F, kernels.O)):
+                grads[k] += (dz[:, :, gate * H:(gate + 1) * H] * c_prev).sum(axis=(0, 1))
+
+    dh = np.ascontiguousarray(dh, h.dtype)
+    dh0, dc0 = kernels.KERNELS[device][1](dh, gates, c, tc, c0, params["W_h"], P, lengths,
+                                          add_block)    # dz a block of steps at a time
     return dx, dh0, dc0, grads

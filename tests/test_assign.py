@@ -116,6 +116,7 @@ CALLS = textwrap.dedent('''\
     import minirnn.kernels.attention, minirnn.kernels.elman, minirnn.kernels.gru, minirnn.kernels.lstm
     rng = np.random.default_rng(0)
     z, n = lambda *shape: np.zeros(shape), np.full(2, 3, np.int64)    # 2 sequences of 3 steps
+    ignore = lambda *block: None                 # the BPTT kernels' add_block
     x = rng.standard_normal((3, 2, 4))
     q = rng.standard_normal((2, 2, 4))
     A_hat = gcn.normalized_adjacency(np.array([[0, 1], [1, 2]]), 3)
@@ -132,14 +133,14 @@ CALLS = textwrap.dedent('''\
         "gcn": lambda: gcn.forward(gcn.init(rng, [4, 2], np.float64), A_hat, rng.standard_normal((3, 4))),
         "elman-bptt": lambda: K.elman.backward_cpu(z(3, 2, 2), z(3, 2, 2), z(2, 2), n, 0),
         "lstm-bptt": lambda: K.lstm.backward_cpu(z(3, 2, 2), z(3, 2, 8), z(3, 2, 2), z(3, 2, 2),
-                                                 z(2, 2), z(2, 8), None, n),
+                                                 z(2, 2), z(2, 8), None, n, ignore),
         "gru-bptt": lambda: K.gru.backward_cpu(z(3, 2, 2), z(2, 2), z(3, 2, 2), z(3, 2, 6),
-                                               z(3, 2, 2), z(2, 6), "after"),
+                                               z(3, 2, 2), z(2, 6), "after", ignore),
         "softmax-backward": lambda: K.attention.softmax_backward_cpu(z(1, 2, 2), z(1, 2, 2), z(1, 2, 2)),
         # the kernels that call a shared scalar helper whose body is stripped too
         "gru-blend": lambda: K.gru._blend_rows(z(2, 6), z(2, 2), n, 0, z(2, 2)),
         "gru-bptt-before": lambda: K.gru.backward_cpu(z(3, 2, 2), z(2, 2), z(3, 2, 2), z(3, 2, 6),
-                                                      z(3, 2, 2), z(2, 6), "before"),
+                                                      z(3, 2, 2), z(2, 6), "before", ignore),
         "gru-dr-before": lambda: K.gru._backward_r_rows(z(2, 2), z(2, 6), z(2, 2), 0.0, z(2, 2), z(2, 6)),
         "elman-bptt-relu": lambda: K.elman.backward_cpu(z(3, 2, 2), z(3, 2, 2), z(2, 2), n, 1),
     }
@@ -276,15 +277,16 @@ CUDA_CALLS = textwrap.dedent('''\
     from minirnn import kernels as K, lstm
     import minirnn.kernels.elman, minirnn.kernels.gru, minirnn.kernels.lstm
     z, n = lambda *shape: np.zeros(shape), np.full(1, 2, np.int64)    # 1 sequence of 2 steps
+    ignore = lambda *block: None                 # the BPTT kernels' add_block
     calls = {
         "lstm": lambda: lstm.forward(lstm.init(np.random.default_rng(0), 2, 2, np.float64),
                                      z(2, 1, 2), device="cuda"),
         "lstm-bptt": lambda: K.lstm.backward_cuda(z(2, 1, 2), z(2, 1, 8), z(2, 1, 2), z(2, 1, 2),
-                                                  z(1, 2), z(2, 8), None, n),
+                                                  z(1, 2), z(2, 8), None, n, ignore),
         "gru-bptt": lambda: K.gru.backward_cuda(z(2, 1, 2), z(1, 2), z(2, 1, 2), z(2, 1, 6),
-                                                z(2, 1, 2), z(2, 6), "after"),
+                                                z(2, 1, 2), z(2, 6), "after", ignore),
         "gru-bptt-before": lambda: K.gru.backward_cuda(z(2, 1, 2), z(1, 2), z(2, 1, 2), z(2, 1, 6),
-                                                       z(2, 1, 2), z(2, 6), "before"),
+                                                       z(2, 1, 2), z(2, 6), "before", ignore),
         "elman-bptt": lambda: K.elman.backward_cuda(z(2, 1, 2), z(2, 1, 2), z(2, 2), n, 0),
     }
     ''')

@@ -3,8 +3,10 @@ import re
 
 import numpy as np
 import pytest
+from numba import types
 
 from minirnn import elman
+from minirnn.kernels import elman as kernels
 from minirnn.gradcheck import check
 from tests.cells import assert_chunks_compose
 from tests.reference import elman as reference
@@ -136,3 +138,12 @@ def test_unknown_nonlinearity_and_device(rng):
         elman.forward(p, x, h0, nonlinearity="sigmoid")
     with pytest.raises(ValueError, match="device: expected one of"):
         elman.forward(p, x, h0, device="tpu")
+
+
+@pytest.mark.parametrize("act", [kernels.TANH, kernels.RELU])
+def test_float32_dphi_computes_in_float32(act):
+    """phi' (eq. 5) returns float32 for float32 h: float64 literals in it ran the whole
+    float32 backward loop in float64 (docs/lstm.rst, "How it is computed")."""
+    kernels._dphi_cpu(np.float32(0.5), act)
+    (sig,) = [s for s in kernels._dphi_cpu.nopython_signatures if s.args[0] == types.float32]
+    assert sig.return_type == types.float32

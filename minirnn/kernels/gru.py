@@ -16,8 +16,8 @@ import math
 import numpy as np
 from numba import cuda, njit
 
-from .common import (FAST, constant, flush, flush_below, require_gpu, sequence_launch, sigmoid,
-                     state_gradient_gpu, tanh, transpose, twin)
+from .common import (FAST, backward_blocks, constant, flush, flush_below, require_gpu,
+                     sequence_launch, sigmoid, state_gradient_gpu, tanh, transpose, twin)
 
 
 # The three scalar helpers below are only called from solution regions, so their
@@ -226,34 +226,39 @@ def forward_cpu(xw, W_h, bias, b_hn, h0, lengths, variant):
     return h, xw, m
 
 
-def backward_cpu(dh, h0, h, gates, m, W_h, variant):
-    """From dh = dL/dh_t (T, B, H): da, the gradient at x W_x + b_x (T, B, 3H); dn, the
-    gradient at the n block of the product with W_h (T, B, H): dc^n = r * dn_hat for
-    reset-after, dn_hat itself (a view of da) for reset-before; dh0 (B, H). The r and
-    z blocks of that gradient are da's. For reset-after, each step's whole dc_t (eq.
-    11) lives in one (B, 3H) buffer: a (T, B, 3H) array of them was one more array of
-    that size per backward pass."""
-    H = dh.shape[2]
+def backward_cpu(dh, h0, h, gates, m, W_h, variant, add_block):
+    """From dh = dL/dh_t (T, B, H), a block of consecutive steps at a time, the last
+    block first (common.backward_blocks): add_block(t0, da, dn) gets, for steps t0 ..
+    t0 + n - 1, da (n, B, 3H), the gradient at x W_x + b_x, and dn (n, B, H), the
+    gradient at the n block of the product with W_h: dc^n = r * dn_hat for
+    reset-after, dn_hat itself (a view of da) for reset-before; it must use them
+    before it returns (the next block is written into the same buffers). The r and z
+    blocks of that gradient are da's. For reset-after, each step's whole dc_t (eq. 11)
+    lives in one (B, 3H) buffer. Returns dh0 (B, H)."""
+    T, B, H = dh.shape
     after = variant == "after"
-    da = np.empty_like(gates)
-    dn = np.empty_like(h) if after else da[:, :, 2 * H:]
+    steps, blocks = backward_blocks(T, B * (4 if after else 3) * H * dh.itemsize)
+    da = np.empty((steps, B, 3 * H), dh.dtype)
+    dn = np.empty((steps, B, H), dh.dtype) if after else da[:, :, 2 * H:]
     dc_t = np.empty_like(gates[0])                 # reset-after's dc_t, one step's
     k = 3 * H if after else 2 * H                  # the columns of W_h that take h_{t-1}
     tiny, W_hT = flush_below(dh.dtype), transpose(W_h[:, :k])
     W_hnT = transpose(W_h[:, 2 * H:])              # for reset-before's ds (eq. 10)
     g = np.zeros_like(h0)                          # gradient reaching h_t from step t+1:
     carry = np.zeros_like(h0)                      # g + carry, carry = dc_{t+1} W_h^T
-    for t in range(dh.shape[0] - 1, -1, -1):
-        h_prev = h[t - 1] if t else h0
-        if after:
-            _backward_after_rows(g, carry, dh[t], gates[t], m[t], h_prev, tiny, da[t], dc_t)
-            dn[t] = dc_t[:, 2 * H:]
-        else:
-            _backward_zn_rows(g, carry, dh[t], gates[t], h_prev, tiny, da[t])
-            ds = da[t, :, 2 * H:] @ W_hnT                         # eq. (10)
-            _backward_r_rows(ds, gates[t], h_prev, tiny, g, da[t])
-        np.matmul(dc_t if after else da[t, :, :k], W_hT, out=carry)   # eq. (11)
-    return da, dn, g + carry
+    for t0, t1 in blocks:
+        for t in range(t1 - 1, t0 - 1, -1):
+            h_prev, da_t = (h[t - 1] if t else h0), da[t - t0]
+            if after:
+                _backward_after_rows(g, carry, dh[t], gates[t], m[t], h_prev, tiny, da_t, dc_t)
+                dn[t - t0] = dc_t[:, 2 * H:]
+            else:
+                _backward_zn_rows(g, carry, dh[t], gates[t], h_prev, tiny, da_t)
+                ds = da_t[:, 2 * H:] @ W_hnT                          # eq. (10)
+                _backward_r_rows(ds, gates[t], h_prev, tiny, g, da_t)
+            np.matmul(dc_t if after else da_t[:, :k], W_hT, out=carry)    # eq. (11)
+        add_block(t0, da[:t1 - t0], dn[:t1 - t0])
+    return g + carry
 
 
 # ------------------------------------------------------------------------------ CUDA
@@ -406,7 +411,8 @@ def forward_cuda(xw, W_h, bias, b_hn, h0, lengths, variant):
     return d_h[1:].copy_to_host(), d_gates.copy_to_host(), d_m.copy_to_host()
 
 
-def backward_cuda(dh, h0, h, gates, m, W_h, variant):
+def backward_cuda(dh, h0, h, gates, m, W_h, variant, add_block):
+    """backward_cpu on the GPU; da and dn come back whole, as one block."""
     require_gpu()
     T, B, H = dh.shape
     after = variant == "after"
@@ -419,7 +425,8 @@ def backward_cuda(dh, h0, h, gates, m, W_h, variant):
         *(cuda.to_device(np.ascontiguousarray(a))
           for a in (dh, h_prev, gates, m, W_h, transpose(W_h[:, :k]))), after, d_g, d_da, d_dc)
     da = d_da.copy_to_host()
-    return da, (d_dc.copy_to_host() if after else da)[:, :, 2 * H:], d_g.copy_to_host()
+    add_block(0, da, (d_dc.copy_to_host() if after else da)[:, :, 2 * H:])
+    return d_g.copy_to_host()
 
 
 KERNELS = {"cpu": (forward_cpu, backward_cpu), "cuda": (forward_cuda, backward_cuda)}

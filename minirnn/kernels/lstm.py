@@ -11,8 +11,8 @@ import math
 import numpy as np
 from numba import cuda, njit
 
-from .common import (FAST, constant, flush, flush_below, require_gpu, sequence_launch, sigmoid,
-                     state_gradient_gpu, tanh, transpose, twin)
+from .common import (FAST, backward_blocks, constant, flush, flush_below, require_gpu,
+                     sequence_launch, sigmoid, state_gradient_gpu, tanh, transpose, twin)
 
 I, F, G, O = range(4)
 
@@ -138,19 +138,25 @@ def forward_cpu(xw, W_h, bias, P, h0, c0, lengths, store=True):
     return (h, c, tc, xw) if store else (h,)
 
 
-def backward_cpu(dh, gates, c, tc, c0, W_h, P, lengths):
-    """dz (T, B, 4H), dh0 and dc0 (B, H) from dh = dL/dh_t (T, B, H)."""
+def backward_cpu(dh, gates, c, tc, c0, W_h, P, lengths, add_block):
+    """dz_t from dh = dL/dh_t (T, B, H), handed on a block of consecutive steps at a
+    time, the last block first (common.backward_blocks): add_block(t0, dz) gets dz (n,
+    B, 4H) of steps t0 .. t0 + n - 1 and must use it before it returns (the next block
+    is written into the same buffer). Returns dh0 and dc0 (B, H)."""
     T, B, H = dh.shape
-    dz = np.empty_like(gates)
+    steps, blocks = backward_blocks(T, B * 4 * H * dh.itemsize)
+    dz = np.empty((steps, B, 4 * H), dh.dtype)
     g_h, g_c, carry = (np.zeros((B, H), dh.dtype) for _ in range(3))
     P = _peepholes(P, H, dh.dtype)
     tiny, W_hT = flush_below(dh.dtype), transpose(W_h)
-    for t in range(T - 1, -1, -1):
-        c_prev = c[t - 1] if t else c0
-        _backward_step(g_h, carry, g_c, dh[t], gates[t], tc[t], c_prev, P, lengths, t, tiny,
-                       dz[t])
-        np.matmul(dz[t], W_hT, out=carry)                         # eq. (11)
-    return dz, g_h + carry, g_c
+    for t0, t1 in blocks:
+        for t in range(t1 - 1, t0 - 1, -1):
+            c_prev = c[t - 1] if t else c0
+            _backward_step(g_h, carry, g_c, dh[t], gates[t], tc[t], c_prev, P, lengths, t,
+                           tiny, dz[t - t0])
+            np.matmul(dz[t - t0], W_hT, out=carry)                # eq. (11)
+        add_block(t0, dz[:t1 - t0])
+    return g_h + carry, g_c
 
 
 # ------------------------------------------------------------------------------ CUDA
@@ -244,7 +250,8 @@ def forward_cuda(xw, W_h, bias, P, h0, c0, lengths, store=True):
             d_gates.copy_to_host())
 
 
-def backward_cuda(dh, gates, c, tc, c0, W_h, P, lengths):
+def backward_cuda(dh, gates, c, tc, c0, W_h, P, lengths, add_block):
+    """backward_cpu on the GPU; dz comes back whole, as one block."""
     require_gpu()
     T, B, H = dh.shape
     P = np.zeros((3, H), dh.dtype) if P is None else P
@@ -254,7 +261,8 @@ def backward_cuda(dh, gates, c, tc, c0, W_h, P, lengths):
     _backward_cuda[sequence_launch(B, H)](
         *(cuda.to_device(np.ascontiguousarray(a))
           for a in (dh, gates, tc, c_prev, transpose(W_h), P, lengths)), d_gh, d_gc, d_dz)
-    return d_dz.copy_to_host(), d_gh.copy_to_host(), d_gc.copy_to_host()
+    add_block(0, d_dz.copy_to_host())
+    return d_gh.copy_to_host(), d_gc.copy_to_host()
 
 
 KERNELS = {"cpu": (forward_cpu, backward_cpu), "cuda": (forward_cuda, backward_cuda)}
