@@ -4,8 +4,21 @@ A cell here is a module with ``forward(params, x, *states, ..., device=...)`` an
 ``dx, *dstates, grads = backward(dh, cache)`` (minirnn.elman, .lstm, .gru).
 """
 import numpy as np
+import pytest
 
 from minirnn.gradcheck import rel_error
+from minirnn.kernels import common
+
+
+@pytest.fixture(params=["default blocks", "one step per block"])
+def backward_blocks(request, monkeypatch):
+    """Runs a test with the CPU backward pass's default blocks of steps
+    (common.backward_blocks: an eighth of T, rounded up, so T = 11 gives [9, 11), ..,
+    [1, 3), [0, 1)) and again with one step per block, so that the sums over blocks and
+    each block's first step are checked. Import it into the test module to use it."""
+    if request.param == "one step per block":
+        monkeypatch.setattr(common, "BLOCK_BYTES", 1)
+    return request.param
 
 
 def assert_chunks_compose(cell, params, x, h0, dh, split, **options):

@@ -6,10 +6,9 @@ import pytest
 from numba import types
 
 from minirnn import gru
-from minirnn.kernels import common
 from minirnn.kernels import gru as kernels
 from minirnn.gradcheck import check, rel_error
-from tests.cells import assert_chunks_compose
+from tests.cells import assert_chunks_compose, backward_blocks  # noqa: F401 (a fixture)
 from tests.reference import gru as reference
 
 VARIANTS = ["after", "before"]
@@ -46,15 +45,8 @@ def loss_and_grads(p, x, h0, R, lengths, variant):
     return f
 
 
-@pytest.mark.parametrize("block_bytes", [None, 1])
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_gradcheck_whole_padded_sequence(rng, monkeypatch, variant, block_bytes):
-    """The CPU backward hands da on in blocks of steps (common.backward_blocks): here
-    [11, 13), [9, 11), .., [1, 3), [0, 1) (an eighth of T, rounded up), or one step per
-    block with block_bytes 1, so the sums over blocks and each block's first step are
-    checked too."""
-    if block_bytes:
-        monkeypatch.setattr(common, "BLOCK_BYTES", block_bytes)
+def test_gradcheck_whole_padded_sequence(rng, backward_blocks, variant):
     p, x, h0 = problem(rng, T=13, B=3, variant=variant)
     R = rng.standard_normal((13, 3, 5))
     errors = check(loss_and_grads(p, x, h0, R, np.array([13, 3, 0]), variant),

@@ -4,9 +4,9 @@ import pytest
 from numba import types
 
 from minirnn import lstm
-from minirnn.kernels import common
 from minirnn.kernels import lstm as kernels
 from minirnn.gradcheck import check
+from tests.cells import backward_blocks  # noqa: F401 (a fixture)
 from tests.reference.lstm import lstm_forward
 
 
@@ -34,15 +34,8 @@ def test_forward_matches_reference_with_lengths(rng, peephole):
     assert np.allclose(h, lstm_forward(p, x, h0, c0, lengths), rtol=1e-12, atol=1e-14)
 
 
-@pytest.mark.parametrize("block_bytes", [None, 1])
 @pytest.mark.parametrize("peephole", [False, True])
-def test_gradcheck_whole_padded_sequence(rng, monkeypatch, peephole, block_bytes):
-    """The CPU backward hands dz on in blocks of steps (common.backward_blocks): here
-    [9, 11), [7, 9), .., [1, 3), [0, 1) (an eighth of T, rounded up), or one step per
-    block with block_bytes 1, so the sums over blocks and each block's first step are
-    checked too."""
-    if block_bytes:
-        monkeypatch.setattr(common, "BLOCK_BYTES", block_bytes)
+def test_gradcheck_whole_padded_sequence(rng, backward_blocks, peephole):
     p, x, h0, c0 = problem(rng, T=11, B=3, peephole=peephole)
     R = rng.standard_normal((11, 3, 5))
     lengths = np.array([11, 4, 0])
