@@ -5,9 +5,20 @@ A cell here is a module with ``forward(params, x, *states, ..., device=...)`` an
 """
 import numpy as np
 import pytest
+from numba import types
 
 from minirnn.gradcheck import rel_error
 from minirnn.kernels import common
+
+
+
+def float32_return_type(helper, *args):
+    """The Numba type a scalar kernel helper returns when called with float32 ``args``:
+    a float64 literal inside it would make it float64, and the float32 loops calling it
+    would then compute in float64."""
+    helper(*(np.float32(a) if isinstance(a, float) else a for a in args))
+    (sig,) = [s for s in helper.nopython_signatures if s.args[0] == types.float32]
+    return sig.return_type
 
 
 @pytest.fixture(params=["default blocks", "one step per block"])

@@ -6,7 +6,7 @@ from numba import types
 from minirnn import lstm
 from minirnn.kernels import lstm as kernels
 from minirnn.gradcheck import check
-from tests.cells import backward_blocks  # noqa: F401 (a fixture)
+from tests.cells import backward_blocks, float32_return_type  # noqa: F401 (a fixture)
 from tests.reference.lstm import lstm_forward
 
 
@@ -139,6 +139,6 @@ def test_forward_without_backprop_gives_the_same_h(rng):
 def test_float32_backward_helper_computes_in_float32():
     """Eqs. 7-10 return float32 for float32 inputs: a float64 literal in them ran the
     whole float32 backward loop in float64 (docs/lstm.rst, "How it is computed")."""
-    kernels._unit_backward_cpu(*np.linspace(0.1, 0.9, 11, dtype=np.float32))
-    (sig,) = [s for s in kernels._unit_backward_cpu.nopython_signatures if s.args[0] == types.float32]
-    assert sig.return_type == types.UniTuple(types.float32, 5)
+    args = np.linspace(0.1, 0.9, 11).tolist()
+    returns = float32_return_type(kernels._unit_backward_cpu, *args)
+    assert returns == types.UniTuple(types.float32, 5)
