@@ -97,22 +97,22 @@ def backward(dh, cache):
     grads = {k: np.zeros_like(params[k]) for k in ("W_x", "W_h", "b_x", "b_h")}
     dx = np.empty((T, B, D), h.dtype)
 
-    def add_block(t0, da, dn):
-        """Eq. (12) for the steps t0 .. t0 + n - 1, from their da (n, B, 3H) and dn (n,
-        B, H): the gradient at the product with W_h is da in its r and z blocks, dn in
-        n. The sums over t are sums over blocks of steps."""
+    def add_block(t0, da, dc):
+        """Eq. (12) for the steps t0 .. t0 + n - 1, from their da and dc (n, B, 3H):
+        the gradients at x W_x + b_x and at the product with W_h. The sums over t are
+        sums over blocks of steps."""
         t1 = t0 + len(da)
         h_before = h[t0 - 1] if t0 else h0
         da2 = da.reshape(-1, 3 * H)
         db = da2.sum(axis=0)
         grads["b_x"] += db
         grads["W_x"] += x[t0:t1].reshape(-1, D).T @ da2
-        grads["W_h"][:, :2 * H] += previous_state_gradient(h_before, h[t0:t1], da[:, :, :2 * H])
-        if variant == "after":
-            grads["W_h"][:, 2 * H:] += previous_state_gradient(h_before, h[t0:t1], dn)
-            grads["b_h"] += np.concatenate([db[:2 * H], dn.sum(axis=(0, 1))])
-        else:                                   # m_t = s_t = r_t * h_{t-1}
-            grads["W_h"][:, 2 * H:] += m[t0:t1].reshape(-1, H).T @ dn.reshape(-1, H)
+        if variant == "after":                  # all of W_h multiplies h_{t-1}
+            grads["W_h"] += previous_state_gradient(h_before, h[t0:t1], dc)
+            grads["b_h"] += dc.sum(axis=(0, 1))
+        else:                                   # W_hn multiplies m_t = s_t = r_t * h_{t-1}
+            grads["W_h"][:, :2 * H] += previous_state_gradient(h_before, h[t0:t1], dc[:, :, :2 * H])
+            grads["W_h"][:, 2 * H:] += m[t0:t1].reshape(-1, H).T @ dc[:, :, 2 * H:].reshape(-1, H)
             grads["b_h"] += db[:2 * H]
         np.matmul(da2, params["W_x"].T, out=dx[t0:t1].reshape(-1, D))
 

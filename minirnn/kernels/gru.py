@@ -228,36 +228,34 @@ def forward_cpu(xw, W_h, bias, b_hn, h0, lengths, variant):
 
 def backward_cpu(dh, h0, h, gates, m, W_h, variant, add_block):
     """From dh = dL/dh_t (T, B, H), a block of consecutive steps at a time, the last
-    block first (common.backward_blocks): add_block(t0, da, dn) gets, for steps t0 ..
-    t0 + n - 1, da (n, B, 3H), the gradient at x W_x + b_x, and dn (n, B, H), the
-    gradient at the n block of the product with W_h: dc^n = r * dn_hat for
-    reset-after, dn_hat itself (a view of da) for reset-before; it must use them
-    before it returns (the next block is written into the same buffers). The r and z
-    blocks of that gradient are da's. For reset-after, each step's whole dc_t (eq. 11)
-    lives in one (B, 3H) buffer. Returns dh0 (B, H)."""
+    block first (common.backward_blocks): add_block(t0, da, dc) gets, for steps t0 ..
+    t0 + n - 1, da (n, B, 3H), the gradient at x W_x + b_x, and dc (n, B, 3H), the
+    gradient at the product with W_h (plus b_h): dc_t = [dr_hat | dz_hat | r *
+    dn_hat] for reset-after; for reset-before dc is da itself, whose n block is the
+    gradient at s_t W_hn. add_block must use them before it returns (the next block
+    is written into the same buffers). Returns dh0 (B, H)."""
     T, B, H = dh.shape
     after = variant == "after"
-    steps, blocks = backward_blocks(T, B * (4 if after else 3) * H * dh.itemsize)
+    steps, blocks = backward_blocks(T, B * (6 if after else 3) * H * dh.itemsize)
     da = np.empty((steps, B, 3 * H), dh.dtype)
-    dn = np.empty((steps, B, H), dh.dtype) if after else da[:, :, 2 * H:]
-    dc_t = np.empty_like(gates[0])                 # reset-after's dc_t, one step's
+    dc = np.empty_like(da) if after else da
     k = 3 * H if after else 2 * H                  # the columns of W_h that take h_{t-1}
     tiny, W_hT = flush_below(dh.dtype), transpose(W_h[:, :k])
-    W_hnT = transpose(W_h[:, 2 * H:])              # for reset-before's ds (eq. 10)
+    W_hnT = None if after else transpose(W_h[:, 2 * H:])     # for reset-before's ds (eq. 10)
     g = np.zeros_like(h0)                          # gradient reaching h_t from step t+1:
     carry = np.zeros_like(h0)                      # g + carry, carry = dc_{t+1} W_h^T
     for t0, t1 in blocks:
         for t in range(t1 - 1, t0 - 1, -1):
             h_prev, da_t = (h[t - 1] if t else h0), da[t - t0]
             if after:
-                _backward_after_rows(g, carry, dh[t], gates[t], m[t], h_prev, tiny, da_t, dc_t)
-                dn[t - t0] = dc_t[:, 2 * H:]
+                _backward_after_rows(g, carry, dh[t], gates[t], m[t], h_prev, tiny, da_t,
+                                     dc[t - t0])
             else:
                 _backward_zn_rows(g, carry, dh[t], gates[t], h_prev, tiny, da_t)
                 ds = da_t[:, 2 * H:] @ W_hnT                          # eq. (10)
                 _backward_r_rows(ds, gates[t], h_prev, tiny, g, da_t)
-            np.matmul(dc_t if after else da_t[:, :k], W_hT, out=carry)    # eq. (11)
-        add_block(t0, da[:t1 - t0], dn[:t1 - t0])
+            np.matmul(dc[t - t0, :, :k], W_hT, out=carry)             # eq. (11)
+        add_block(t0, da[:t1 - t0], dc[:t1 - t0])
     return g + carry
 
 
@@ -412,7 +410,7 @@ def forward_cuda(xw, W_h, bias, b_hn, h0, lengths, variant):
 
 
 def backward_cuda(dh, h0, h, gates, m, W_h, variant, add_block):
-    """backward_cpu on the GPU; da and dn come back whole, as one block."""
+    """backward_cpu on the GPU; da and dc come back whole, as one block."""
     require_gpu()
     T, B, H = dh.shape
     after = variant == "after"
@@ -425,7 +423,7 @@ def backward_cuda(dh, h0, h, gates, m, W_h, variant, add_block):
         *(cuda.to_device(np.ascontiguousarray(a))
           for a in (dh, h_prev, gates, m, W_h, transpose(W_h[:, :k]))), after, d_g, d_da, d_dc)
     da = d_da.copy_to_host()
-    add_block(0, da, (d_dc.copy_to_host() if after else da)[:, :, 2 * H:])
+    add_block(0, da, d_dc.copy_to_host() if after else da)
     return d_g.copy_to_host()
 
 
