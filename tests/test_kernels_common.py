@@ -1,11 +1,15 @@
-"""kernels/common.py's tanh and sigmoid (the ones CPU kernels call) against NumPy's;
+"""kernels/common.py's tanh and sigmoid (the ones CPU kernels call) against NumPy's,
+and the Chebyshev economisation of their polynomial against NumPy's Chebyshev series;
 constant and flush keep float32 arithmetic float32."""
+import math
+
 import numba
 import numpy as np
 import pytest
 from numba import njit
 
-from minirnn.kernels.common import FAST, constant, flush, previous_state_gradient, sigmoid, tanh
+from minirnn.kernels.common import (FAST, _chebyshev, _economise, constant, flush,
+                                    previous_state_gradient, sigmoid, tanh)
 
 
 @njit(**FAST)
@@ -59,6 +63,28 @@ def test_special_values():
     _sigmoid_all(x, s)
     assert np.array_equal(t[:2], [1.0, -1.0]) and np.isnan(t[2]) and np.all(t[3:] == 0)
     assert np.array_equal(s[:2], [1.0, 0.0]) and np.isnan(s[2]) and np.all(s[3:] == 0.5)
+
+
+def test_chebyshev_polynomials_are_cos_n_arccos():
+    u = np.linspace(-1, 1, 201)
+    for n in range(10):
+        want = np.cos(n * np.arccos(u))
+        assert np.allclose(np.polynomial.polynomial.polyval(u, _chebyshev(n)), want, atol=1e-12)
+
+
+@pytest.mark.parametrize("degree", [3, 6, 8])
+def test_economisation_is_the_truncated_chebyshev_series(degree):
+    """Economising p(s) on |s| <= rho to degree d keeps the first d + 1 terms of its
+    Chebyshev series in u = s / rho: converted by NumPy, truncated, converted back."""
+    rho, p = 0.4, [1 / math.factorial(k) for k in range(12)]          # e^s to degree 11
+    in_u = np.array(p) * rho ** np.arange(12)                           # p(rho u)
+    series = np.polynomial.chebyshev.poly2cheb(in_u)[:degree + 1]
+    want = np.polynomial.chebyshev.cheb2poly(series) / rho ** np.arange(degree + 1)
+    got = np.array([float(c) for c in _economise(p, rho, degree)])
+    assert np.allclose(got, want, rtol=1e-12, atol=1e-15)
+    s = np.linspace(-rho, rho, 101)                                     # and stays close to e^s
+    dropped = np.abs(np.polynomial.chebyshev.poly2cheb(in_u)[degree + 1:]).sum()
+    assert np.abs(np.polynomial.polynomial.polyval(s, got) - np.exp(s)).max() <= dropped + 1e-12
 
 
 def test_python_call_says_where_it_belongs():

@@ -8,6 +8,7 @@ twins run one block per sequence and one thread per unit, the loop over time ins
 the kernel (sequence_launch).
 """
 import math
+from fractions import Fraction
 
 import numpy as np
 from numba import cuda, njit, types
@@ -21,13 +22,42 @@ FAST = dict(cache=True, error_model="numpy", fastmath={"contract"})
 TANH_CAP = 40.0     # tanh(x) rounds to +-1 in float64 (and float32) once 2|x| > 40
 
 
-def _tanh_in(float_, degree):
+def _chebyshev(n):
+    """The integer coefficients of the Chebyshev polynomial T_n, lowest power first."""
+    T = [[1], [0, 1]]                                   # T_0 = 1, T_1 = u
+    while len(T) <= n:                                  # T_{k+1} = 2u T_k - T_{k-1}
+        twice = [0] + [2 * c for c in T[-1]]
+        T.append([c - (T[-2][k] if k < len(T[-2]) else 0) for k, c in enumerate(twice)])
+    return T[n]
+
+
+def _economise(coeffs, rho, degree):
+    """Chebyshev economisation of sum_k coeffs[k] s^k on |s| <= rho down to ``degree``.
+
+    Each pass removes the top power, a_n s^n, by subtracting a_n rho^n 2^(1-n) T_n(s /
+    rho): that has the same s^n term (T_n's is 2^(n-1) u^n) and is at most a_n rho^n
+    2^(1-n) in size on |s| <= rho, which bounds what each pass changes. Exact fractions,
+    so nothing is rounded until the caller converts the result."""
+    a, rho = [Fraction(c) for c in coeffs], Fraction(rho)
+    while len(a) - 1 > degree:
+        n = len(a) - 1
+        T = _chebyshev(n)
+        scale = a[n] * rho ** n / T[n]
+        for k in range(n):
+            a[k] -= scale * T[k] / rho ** k
+        a.pop()
+    return a
+
+
+def _tanh_in(float_, taylor, degree):
     """tanh and sigmoid computed in the precision ``float_``, from arithmetic alone.
 
     tanh(x) = -m / (2 + m) with m = e^{-a} - 1 and a = 2|x| (sign restored at the end).
-    a = n ln2 + r with an integer n and |r| <= ln2 / 2: e^{-r} - 1 is a Taylor
-    polynomial of ``degree`` (its remainder is below the precision's rounding), and
-    E = e^{-n ln 2} = 2^-n is built directly as a float's bits, exponent field bias - n.
+    a = n ln2 + r with an integer n and |r| <= ln2 / 2: e^{-r} - 1 = -r P(-r), where P
+    is the Taylor polynomial of (e^s - 1) / s of degree ``taylor`` - 1 (its remainder is
+    below the precision's rounding), economised to degree ``degree`` - 1 (_economise;
+    what that adds is below the rounding too), and E = e^{-n ln 2} = 2^-n is built
+    directly as a float's bits, exponent field bias - n.
     Then m = E (e^{-r} - 1) + (E - 1) has no cancellation for small x, where n = 0 and
     E = 1, so tanh keeps its relative accuracy. n is found without a float-to-integer
     conversion (which AVX2 lacks for 64-bit integers, so a loop of it stayed scalar):
@@ -35,11 +65,12 @@ def _tanh_in(float_, degree):
     Only +, *, /, bit shifts and selects: LLVM turns a loop of it into SIMD code, which
     a call of the C library's tanh (libm, no SVML in pip's llvmlite) never becomes.
     Within 4 ulp of NumPy's tanh in both precisions (tests/test_kernels_common.py; 3
-    measured, 0.65 ns per element in float32, 1.9 in float64: docs/lstm.rst).
+    measured, 0.65 ns per element in float32, 1.7 in float64: docs/lstm.rst).
     """
     int_, mantissa, bias = (np.int32, 23, 127) if float_ == np.float32 else (np.int64, 52, 1023)
-    coeffs = tuple(float_(1 / math.factorial(k)) for k in range(1, degree + 1))
     ln2 = math.log(2)
+    P = [Fraction(1, math.factorial(k)) for k in range(1, taylor + 1)]    # (e^s - 1) / s
+    coeffs = tuple(float_(c) for c in _economise(P, Fraction(ln2) / 2, degree - 1))
     hi = math.ldexp(round(math.ldexp(ln2, mantissa - 6)), 6 - mantissa)  # n hi exact, n < 64
     ln2_hi, ln2_lo, inv_ln2 = float_(hi), float_(ln2 - hi), float_(1 / ln2)
     magic = float_(1.5 * 2.0 ** mantissa)   # x + magic: round(x) in its low bits (small x)
@@ -74,8 +105,8 @@ def _tanh_in(float_, degree):
     return tanh, sigmoid
 
 
-_FLOAT32 = _tanh_in(np.float32, 7)
-_FLOAT64 = _tanh_in(np.float64, 13)
+_FLOAT32 = _tanh_in(np.float32, 7, 7)
+_FLOAT64 = _tanh_in(np.float64, 13, 11)
 
 
 def tanh(x):
