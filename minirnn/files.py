@@ -1,5 +1,6 @@
-"""Writing files so that an interrupted run never leaves half of one: every file a run,
-a data loader or the grader writes goes through here."""
+"""Writing files so that an interrupted run never leaves half of one: every file that a
+run, a data loader or the grader writes whole goes through here (a run's metrics log is
+appended to, one line at a time)."""
 import json
 import os
 

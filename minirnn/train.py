@@ -127,8 +127,7 @@ def _truncate_metrics(path, step):
     if os.path.exists(path):
         with open(path) as f:
             kept = [line for line in f if json.loads(line).get("step", 0) <= step]
-        with open(path, "w") as f:
-            f.writelines(kept)
+        write_atomic(path, lambda f: f.write("".join(kept).encode()))
 
 
 def learning_rate(cfg, step, total):
