@@ -11,7 +11,6 @@ from minirnn.gradcheck import rel_error
 from minirnn.kernels import common
 
 
-
 def float32_return_type(helper, *args):
     """The Numba type a scalar kernel helper returns when called with float32 ``args``:
     a float64 literal inside it would make it float64, and the float32 loops calling it

@@ -65,7 +65,7 @@ def _tanh_in(float_, taylor, degree):
     Only +, *, /, bit shifts and selects: LLVM turns a loop of it into SIMD code, which
     a call of the C library's tanh (libm, no SVML in pip's llvmlite) never becomes.
     Within 4 ulp of NumPy's tanh in both precisions (tests/test_kernels_common.py; 3
-    measured, 0.65 ns per element in float32, 1.7 in float64: docs/lstm.rst).
+    measured, 0.65 ns per element in float32, 1.8 in float64: docs/lstm.rst).
     """
     int_, mantissa, bias = (np.int32, 23, 127) if float_ == np.float32 else (np.int64, 52, 1023)
     ln2 = math.log(2)
@@ -188,8 +188,8 @@ def previous_state_gradient(h0, h, d):
     return later + h0.T @ d[0]
 
 
-#: Bytes of the step gradients (the LSTM's dz, the GRU's da) a CPU backward pass holds at
-#: most: a block of consecutive steps, not all T (see backward_blocks).
+#: Bytes of the step gradients (the LSTM's dz, the GRU's da and dc) a CPU backward pass
+#: holds at most: a block of consecutive steps, not all T (see backward_blocks).
 BLOCK_BYTES = 4 << 20
 
 
