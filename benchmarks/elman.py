@@ -8,7 +8,7 @@ What is measured (see benchmarks/README.md for how to read it):
   the plain NumPy reference (``tests/reference/elman.py``: ``elman_forward_batched`` +
   ``elman_backward_batched``) and ``torch.nn.RNN`` (forward + ``backward(dh)``) when
   PyTorch is importable. Each implementation is timed in blocks of consecutive calls
-  after a warm-up, in three passes (not interleaved call by call: the thread pools
+  after a warm-up, in passes (not interleaved call by call: the thread pools
   of OpenBLAS and PyTorch would fight over the cores, see timing.time_steps); min and
   median over all timed calls are reported, ratios use the min (the least disturbed
   by other load).

@@ -11,7 +11,7 @@ What is measured (see benchmarks/README.md, "What esn.py measures"):
   loop does N^2 multiply-adds: dense in @njit against CSR in @njit).
 * **Correctness first**: every contender's states are compared with the NumPy loop
   before anything is timed; a mismatch aborts the run.
-* **Timing**: timing.time_steps (blocks of calls, three passes, min and median);
+* **Timing**: timing.time_steps (blocks of calls in passes, min and median);
   ratios use the min. The goal: minirnn <= 0.33 x reservoirpy's time.
 
 Run from the repository root: ``python benchmarks/esn.py [--quick] [--repeats N]
@@ -69,7 +69,7 @@ def main(argv=None):
     T, N = args.shape["T"], args.shape["N"]
     info = timing.setup_machine()
     print(f"\nReservoir run, T={T} steps, N={N} units, density 0.1, one series, float64; "
-          f"{args.repeats} timed calls per implementation ({timing.PASSES} blocks)")
+          f"{args.repeats} timed calls per implementation ({timing.blocks(args.repeats)[0]} blocks)")
     params, u = make_problem(T, N)
     x0 = np.zeros((1, N))
     steps = {"minirnn": lambda: esn.forward(params, u, LEAK),

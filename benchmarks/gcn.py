@@ -13,7 +13,7 @@ What is measured (see benchmarks/README.md for how to read it):
 * **Correctness first**: with dropout off, each implementation's logits Z, gradients
   dW_0, dW_1 and weights after the Adam step are compared with the NumPy reference's;
   a mismatch aborts the run before anything is timed.
-* **Timing** in blocks of consecutive calls and three passes (``timing.time_steps``);
+* **Timing** in blocks of consecutive calls and passes (``timing.time_steps``);
   ratios use the min, the figure least disturbed by other load.
 
 Run from the repository root: ``python benchmarks/gcn.py [--repeats N] [--json PATH]``,
@@ -136,7 +136,7 @@ def main(argv=None):
     graph = cora.load_planetoid(args.data_dir)
     print(f"\nCora: {graph.num_nodes} nodes, {len(graph.edges)} edges, "
           f"{int(graph.features.sum())} feature nonzeros; {args.repeats} timed epochs per "
-          f"implementation ({timing.PASSES} blocks, each after warm-up)")
+          f"implementation ({timing.blocks(args.repeats)[0]} blocks, each after warm-up)")
     results, errors = {}, {}
     for dtype in timing.DTYPES:
         name = np.dtype(dtype).name

@@ -13,7 +13,7 @@ What is measured (see benchmarks/README.md, "What gpu.py measures"):
 * **Correctness first**: the cuda call's outputs against the cpu call's, PyTorch's
   against the cpu call's (rel. error <= 1e-4 in float32, 1e-10 in float64, as in
   timing.check); a mismatch aborts the run before anything is timed.
-* **Timing**: timing.time_steps (blocks of calls, three passes); ratios use the min.
+* **Timing**: timing.time_steps (blocks of calls in passes); ratios use the min.
 
 Shapes: the recurrent cells at the CPU benchmarks' T=200, B=64, D=64, H=128 float32;
 attention at attention.py's; a Cora-sized random graph; batches of HMM, Kalman and

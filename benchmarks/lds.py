@@ -58,7 +58,7 @@ def main(argv=None):
     info = timing.setup_machine()
     shape = args.shape
     print(f"\nKalman filter, T={shape['T']} n={shape['n']} m={shape['m']}, float64; "
-          f"{args.repeats} timed calls per implementation ({timing.PASSES} blocks, each "
+          f"{args.repeats} timed calls per implementation ({timing.blocks(args.repeats)[0]} blocks, each "
           "after warm-up)")
     params, y = make_problem(**shape)
     names = ("means", "covariances", "log-likelihood")

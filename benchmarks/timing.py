@@ -37,7 +37,7 @@ except ImportError:                     # PyTorch is optional: its rows are skip
 DTYPES = (np.float32, np.float64)
 TOLERANCE = {np.float32: 1e-4, np.float64: 1e-10}     # max relative error, see rel_error
 PAUSE = 0.2                     # seconds between timing blocks, see time_steps
-PASSES = 3                      # timing blocks per implementation, see time_steps
+BLOCK = 5                       # timed calls per block, see time_steps
 QUICK_T = 50                    # sequence length with --quick
 
 
@@ -131,18 +131,27 @@ def time_block(step, repeats, warmup):
     return summary(times)
 
 
-def time_steps(steps, repeats, warmup, passes=PASSES):
-    """Time each step in blocks of consecutive calls: `passes` passes over the steps
-    (order rotating), each a block of about repeats / passes timed calls after warm-up.
+def blocks(repeats):
+    """(passes, calls per block) for `repeats` timed calls: blocks of BLOCK calls, fewer
+    for small counts; passes * calls >= repeats."""
+    passes = -(-repeats // BLOCK)                   # ceil: at least one call per pass
+    return passes, -(-repeats // passes)
+
+
+def time_steps(steps, repeats, warmup):
+    """Time each step in blocks of consecutive calls: passes over the steps (order
+    rotating), each a block of up to BLOCK timed calls after warm-up (blocks(repeats)).
 
     Not interleaved call by call on purpose: NumPy's OpenBLAS threads and PyTorch's
     OpenMP threads spin for a while after each call, and on a small machine the idle
     pool of one library steals the cores of the other (measured on 2 cores: torch
-    float32 ~2.5x slower when interleaved with NumPy calls). Several passes give each
-    implementation more than one chance at a quiet spell of a shared machine.
+    float32 ~2.5x slower when interleaved with NumPy calls). Each pass gives each
+    implementation another chance at a quiet spell of a shared machine, so more calls
+    make more passes, not longer blocks: on the dev machine a block of calls is
+    sometimes slow throughout (memory handed back to the host, benchmarks/README.md).
     """
     names = list(steps)
-    per_pass = -(-repeats // passes)                # ceil: at least one call per pass
+    passes, per_pass = blocks(repeats)
     times = {name: [] for name in names}
     for k in range(passes):
         for name in names[k % len(names):] + names[:k % len(names)]:
@@ -352,7 +361,8 @@ def print_table(title, results, flops, columns, cells, gemms=None, notes=()):
 
 def print_shape(shape, what, repeats):
     print(f"\nShape T={shape['T']} B={shape['B']} D={shape['D']} H={shape['H']}, {what}; "
-          f"{repeats} timed calls per implementation ({PASSES} blocks, each after warm-up)")
+          f"{repeats} timed calls per implementation ({blocks(repeats)[0]} blocks, each after "
+          "warm-up)")
 
 
 def write_json(path, report):
@@ -368,8 +378,8 @@ def parse_args(description, shape, argv=None):
     --quick) and `warmup` (untimed calls before each timing block)."""
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--repeats", type=int, default=None,
-                   help=f"timed calls per implementation, split over {PASSES} passes, rounded "
-                        f"up to a multiple of {PASSES} (default: 15, or 6 with --quick)")
+                   help=f"timed calls per implementation, in passes of {BLOCK} consecutive calls "
+                        "(default: 15, or 6 with --quick; 60 for figures to quote)")
     p.add_argument("--quick", action="store_true",
                    help=f"T={QUICK_T}, fewer calls, no compile-time probe: a smoke test, "
                         "not figures")
@@ -379,7 +389,8 @@ def parse_args(description, shape, argv=None):
         args.repeats = 6 if args.quick else 15
     if args.repeats < 1:
         p.error("--repeats must be at least 1")
-    args.repeats = PASSES * -(-args.repeats // PASSES)      # what time_steps will run
+    passes, calls = blocks(args.repeats)
+    args.repeats = passes * calls                           # what time_steps will run
     args.shape = {**shape, "T": QUICK_T} if args.quick else dict(shape)
     args.warmup = 1 if args.quick else 2
     return args
