@@ -21,6 +21,7 @@ import numpy as np
 
 from . import checks
 from .kernels import elman as kernels
+from .kernels import pool
 from .kernels.common import previous_state_gradient
 
 NONLINEARITIES = {"tanh": kernels.TANH, "relu": kernels.RELU}
@@ -50,8 +51,9 @@ def forward(params, x, h0=None, lengths=None, nonlinearity="tanh", device="cpu")
     if device not in kernels.KERNELS:
         raise ValueError(f"device: expected one of {sorted(kernels.KERNELS)}, got {device!r}")
     act = NONLINEARITIES[nonlinearity]
-    xw = (x.reshape(T * B, D) @ W_x + b).reshape(T, B, H)          # eq. (1), all t at once
-    h = kernels.KERNELS[device][0](xw, W_h, h0, lengths, act)
+    xw = pool.matmul(x.reshape(T * B, D), W_x)                     # eq. (1), all t at once
+    xw += b
+    h = kernels.KERNELS[device][0](xw.reshape(T, B, H), W_h, h0, lengths, act)
     return h, (x, h0, h, lengths, act, params, device)
 
 
@@ -71,5 +73,5 @@ def backward(dh, cache):
     grads = {"W_x": x.reshape(T * B, D).T @ da2,            # eq. (7)
              "W_h": previous_state_gradient(h0, h, da),
              "b": da2.sum(axis=0)}
-    dx = (da2 @ params["W_x"].T).reshape(T, B, D)
+    dx = pool.matmul(da2, params["W_x"].T).reshape(T, B, D)
     return dx, dh0, grads

@@ -39,6 +39,7 @@ import numpy as np
 
 from . import checks
 from .kernels import gru as kernels
+from .kernels import pool
 from .kernels.common import previous_state_gradient
 
 BIAS_H_BLOCKS = {"after": 3, "before": 2}      # b_h: [b_hr | b_hz | b_hn] or [b_hr | b_hz]
@@ -79,7 +80,7 @@ def forward(params, x, h0=None, lengths=None, variant="after", device="cpu"):
         raise ValueError(f"device: expected one of {sorted(kernels.KERNELS)}, got {device!r}")
     b = b_x.copy()
     b[:2 * H] += b_h[:2 * H]                       # r and z only ever see b_x + b_h
-    xw = (x.reshape(T * B, D) @ W_x).reshape(T, B, 3 * H)    # a_t less its bias, all t at once
+    xw = pool.matmul(x.reshape(T * B, D), W_x).reshape(T, B, 3 * H)   # a_t less its bias, all t
     h, gates, m = kernels.KERNELS[device][0](xw, W_h, b, b_h[2 * H:], h0, lengths, variant)
     return h, (x, h0, h, gates, m, variant, params, device)
 
@@ -95,7 +96,7 @@ def backward(dh, cache):
     T, B, D = x.shape
     H = h.shape[2]
     grads = {k: np.zeros_like(params[k]) for k in ("W_x", "W_h", "b_x", "b_h")}
-    dx = np.empty((T, B, D), h.dtype)
+    dx = pool.empty((T, B, D), h.dtype)
 
     def add_block(t0, da, dc):
         """Eq. (12) for the steps t0 .. t0 + n - 1, from their da and dc (n, B, 3H):

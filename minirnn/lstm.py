@@ -28,6 +28,7 @@ import numpy as np
 
 from . import checks
 from .kernels import lstm as kernels
+from .kernels import pool
 from .kernels.common import previous_state_gradient
 
 PEEPHOLES = ("p_i", "p_f", "p_o")
@@ -62,7 +63,7 @@ def forward(params, x, h0=None, c0=None, lengths=None, device="cpu", backprop=Tr
     if device not in kernels.KERNELS:
         raise ValueError(f"device: expected one of {sorted(kernels.KERNELS)}, got {device!r}")
     P = np.stack([params[k] for k in PEEPHOLES]) if PEEPHOLES[0] in params else None
-    xw = (x.reshape(T * B, D) @ W_x).reshape(T, B, 4 * H)      # eq. (1)'s x_t W_x, all t at once
+    xw = pool.matmul(x.reshape(T * B, D), W_x).reshape(T, B, 4 * H)   # eq. (1)'s x_t W_x, all t
     if not backprop:
         return kernels.KERNELS[device][0](xw, W_h, b, P, h0, c0, lengths, store=False)[0], None
     h, c, tc, gates = kernels.KERNELS[device][0](xw, W_h, b, P, h0, c0, lengths)
@@ -80,7 +81,7 @@ def backward(dh, cache):
     H = h.shape[2]
     keys = ("W_x", "W_h", "b") + (PEEPHOLES if P is not None else ())
     grads = {k: np.zeros_like(params[k]) for k in keys}
-    dx = np.empty((T, B, D), h.dtype)
+    dx = pool.empty((T, B, D), h.dtype)
 
     def add_block(t0, dz):
         """Eqs. (12) and (13) for the steps t0 .. t0 + n - 1, from their dz (n, B, 4H):

@@ -201,16 +201,14 @@ def backward_blocks(T, step_bytes):
 
     The backward kernels write each step's gradient into a block buffer and hand each
     full block to the caller, which adds its share of the weight gradients (sums over
-    t) and writes its dx. A (T, B, G) gradient array beside the cache's (T, B, G)
-    gates took a train step's new memory past glibc's trim threshold (twice the
-    largest block it has handed back, gates' size): every step gave the heap back to
-    the OS and page-faulted it in again (~2,000 faults per float32 LSTM step at T=200,
-    B=64, H=128; in float64 such an array is over glibc's 32 MB mmap limit and came
-    from mmap every step). With the gates, the cells and dx already at about 1.8 times
-    gates' size, the block must be small next to gates, hence the eighth: blocks of
-    BLOCK_BYTES alone were the whole sequence at T=100, B=32, H=64 and still took
-    1,640 faults per step, an eighth none. A block is also still in the processor's
-    cache when the products read it."""
+    t) and writes its dx. A block holds an eighth of what a (T, B, G) gradient array
+    would, and is still in the processor's cache when the products read it. The block
+    came first as a cure for page faults: an array of all steps beside the cache's
+    gates of the same size took a train step's new memory past glibc's trim
+    threshold, so every step gave the heap back to the OS and page-faulted it in again
+    (~2,000 faults per float32 LSTM step at T=200, B=64, H=128). The pool
+    (kernels/pool.py) now keeps large arrays' memory from step to step anyway.
+    """
     steps = max(1, min(-(-T // 8), BLOCK_BYTES // step_bytes))
     return steps, [(max(t1 - steps, 0), t1) for t1 in range(T, 0, -steps)]
 

@@ -15,6 +15,7 @@ import math
 import numpy as np
 from numba import cuda, njit
 
+from . import pool
 from .common import (constant, flush, flush_below, require_gpu, sequence_launch,
                      state_gradient_gpu, transpose, twin)
 
@@ -70,7 +71,7 @@ def _backward_step(g, dh_t, h_t, lengths, t, act, tiny, da_t):
 
 def forward_cpu(xw, W_h, h0, lengths, act):
     """h (T, B, H) from xw = x W_x + b (T, B, H), h0 (B, H), lengths (B,)."""
-    h = np.empty_like(xw)
+    h = pool.empty(xw.shape, xw.dtype)
     h_prev = h0
     for t in range(xw.shape[0]):
         # BEGIN SOLUTION eqs. (1)-(3) of docs/elman.rst: a_t and h_t
@@ -88,7 +89,7 @@ def forward_cpu(xw, W_h, h0, lengths, act):
 
 def backward_cpu(dh, h, W_h, lengths, act):
     """da (T, B, H) and dh0 (B, H) from the loss gradients dh = dL/dh_t (T, B, H)."""
-    da = np.empty_like(dh)
+    da = pool.empty(dh.shape, dh.dtype)
     g = np.zeros_like(dh[0])                    # gradient reaching h_t from step t+1
     tiny, W_hT = flush_below(dh.dtype), transpose(W_h)
     for t in range(dh.shape[0] - 1, -1, -1):

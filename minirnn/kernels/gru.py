@@ -16,6 +16,7 @@ import math
 import numpy as np
 from numba import cuda, njit
 
+from . import pool
 from .common import (FAST, backward_blocks, constant, flush, flush_below, require_gpu,
                      sequence_launch, sigmoid, state_gradient_gpu, tanh, transpose, twin)
 
@@ -213,7 +214,7 @@ def forward_cpu(xw, W_h, bias, b_hn, h0, lengths, variant):
     """h (T, B, H), gates [r | z | n] (T, B, 3H) and m (T, B, H) from xw = x W_x (T, B,
     3H), which becomes the gates (one array of that size, not two), and bias (3H,)."""
     T, B, H3 = xw.shape
-    h, m = np.empty((T, B, H3 // 3), xw.dtype), np.empty((T, B, H3 // 3), xw.dtype)
+    h, m = (pool.empty((T, B, H3 // 3), xw.dtype) for _ in range(2))
     hw = np.empty((B, H3), xw.dtype)             # h_{t-1} W_h, one step's
     h_prev = h0
     for t in range(T):
@@ -237,8 +238,8 @@ def backward_cpu(dh, h0, h, gates, m, W_h, variant, add_block):
     T, B, H = dh.shape
     after = variant == "after"
     steps, blocks = backward_blocks(T, B * (6 if after else 3) * H * dh.itemsize)
-    da = np.empty((steps, B, 3 * H), dh.dtype)
-    dc = np.empty_like(da) if after else da
+    da = pool.empty((steps, B, 3 * H), dh.dtype)
+    dc = pool.empty(da.shape, da.dtype) if after else da
     k = 3 * H if after else 2 * H                  # the columns of W_h that take h_{t-1}
     tiny, W_hT = flush_below(dh.dtype), transpose(W_h[:, :k])
     W_hnT = None if after else transpose(W_h[:, 2 * H:])     # for reset-before's ds (eq. 10)

@@ -11,6 +11,7 @@ import math
 import numpy as np
 from numba import cuda, njit
 
+from . import pool
 from .common import (FAST, backward_blocks, constant, flush, flush_below, require_gpu,
                      sequence_launch, sigmoid, state_gradient_gpu, tanh, transpose, twin)
 
@@ -125,8 +126,7 @@ def forward_cpu(xw, W_h, bias, P, h0, c0, lengths, store=True):
     of a step are overwritten two steps later: they stay small enough for the caches."""
     T, B, H4 = xw.shape
     keep = T if store else 2                     # steps whose cells are kept
-    c, tc = (np.empty((keep, B, H4 // 4), xw.dtype) for _ in range(2))
-    h = np.empty((T, B, H4 // 4), xw.dtype)
+    c, tc, h = (pool.empty((n, B, H4 // 4), xw.dtype) for n in (keep, keep, T))
     hw = np.empty((B, H4), xw.dtype)             # h_{t-1} W_h, one step's
     P = _peepholes(P, H4 // 4, xw.dtype)
     h_prev, c_prev = h0, c0
@@ -145,7 +145,7 @@ def backward_cpu(dh, gates, c, tc, c0, W_h, P, lengths, add_block):
     is written into the same buffer). Returns dh0 and dc0 (B, H)."""
     T, B, H = dh.shape
     steps, blocks = backward_blocks(T, B * 4 * H * dh.itemsize)
-    dz = np.empty((steps, B, 4 * H), dh.dtype)
+    dz = pool.empty((steps, B, 4 * H), dh.dtype)
     g_h, g_c, carry = (np.zeros((B, H), dh.dtype) for _ in range(3))
     P = _peepholes(P, H, dh.dtype)
     tiny, W_hT = flush_below(dh.dtype), transpose(W_h)
