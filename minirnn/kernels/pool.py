@@ -27,9 +27,19 @@ _bases = []                     # flat uint8 arrays; a base is lent while anythi
 _lock = threading.Lock()        # two threads must not both see a base free and take it
 
 
+def _references(bases, k):
+    return sys.getrefcount(bases[k])
+
+
+#: _references of a base that nothing but its list holds, measured rather than
+#: assumed: 2 in CPython 3.11 (the list and the argument), but an interpreter may
+#: borrow the argument's reference instead of counting it.
+_ONLY_THE_POOL = _references([np.empty(1, np.uint8)], 0)
+
+
 def _free(k):
-    """Whether nothing but the pool holds _bases[k] (the argument adds a reference)."""
-    return sys.getrefcount(_bases[k]) == 2
+    """Whether nothing but the pool holds _bases[k]."""
+    return _references(_bases, k) == _ONLY_THE_POOL
 
 
 def empty(shape, dtype):
