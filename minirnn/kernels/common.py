@@ -242,6 +242,12 @@ def state_gradient_gpu(da_t, W_hT, b, k):
     return s
 
 
+def to_device(*arrays):
+    """The arrays copied to the GPU, C-contiguous (a strided view is copied first):
+    the host-to-device transfers of every CUDA wrapper."""
+    return tuple(cuda.to_device(np.ascontiguousarray(a)) for a in arrays)
+
+
 def require_gpu():
     if not cuda.is_available():
         raise RuntimeError("device='cuda' needs an NVIDIA GPU with the 'cuda' extra "

@@ -8,10 +8,9 @@ needs A^T G; it calls the same kernel on the transposed CSR (``CSR.T`` in
 ``minirnn.gcn``), so every output row is still written by one thread only and the
 sums come out the same on every run, with no atomic adds.
 """
-import numpy as np
 from numba import cuda, njit
 
-from .common import launch_config, require_gpu
+from .common import launch_config, require_gpu, to_device
 
 
 @njit(cache=True)
@@ -47,9 +46,7 @@ def spmm_cuda(indptr, indices, data, M, out):
     require_gpu()
     blocks, threads = launch_config(*out.shape)
     d_out = cuda.device_array(out.shape, out.dtype)
-    _spmm_cuda[blocks, threads](cuda.to_device(indptr), cuda.to_device(indices),
-                                cuda.to_device(data), cuda.to_device(np.ascontiguousarray(M)),
-                                d_out)
+    _spmm_cuda[blocks, threads](*to_device(indptr, indices, data, M), d_out)
     d_out.copy_to_host(out)
 
 

@@ -18,7 +18,7 @@ import math
 import numpy as np
 from numba import cuda, njit
 
-from .common import require_gpu, transpose, twin
+from .common import require_gpu, to_device, transpose, twin
 
 
 def _forward_sequence(pi, A_T, table, index, b, length, alpha, c):
@@ -240,8 +240,7 @@ def viterbi_cuda(log_pi, log_A, log_table, index, lengths):
     """The best path (T, B) and its log P(x, z) (B,): one thread per sequence."""
     require_gpu()
     T, B = index.shape
-    delta, psi, path = (cuda.to_device(a) for a in
-                        _viterbi_arrays(T, B, log_pi.shape[0], log_table.dtype))
+    delta, psi, path = to_device(*_viterbi_arrays(T, B, log_pi.shape[0], log_table.dtype))
     logp = cuda.device_array(B, np.float64)
     _viterbi_cuda[_blocks(B), THREADS](log_pi, transpose(log_A), log_table, index, lengths,
                                        delta, psi, path, logp)
