@@ -152,7 +152,7 @@ def main(argv=None):
     info = timing.setup_machine()
     print(f"\nShape T={shape['T']} B={shape['B']} heads={shape['heads']} d={shape['d']} "
           f"(E={shape['heads'] * shape['d']}), keys padded to lengths in [T/2, T]; "
-          f"{args.repeats} timed calls per implementation")
+          f"{timing.repeats_text(args.repeats)}")
     report = {"machine": info, "shape": shape, "results": {}}
     for case, (contenders_of, names) in CASES.items():
         print(f"\n{case}: forward + backward, ms per call")

@@ -69,7 +69,7 @@ def main(argv=None):
     T, N = args.shape["T"], args.shape["N"]
     info = timing.setup_machine()
     print(f"\nReservoir run, T={T} steps, N={N} units, density 0.1, one series, float64; "
-          f"{args.repeats} timed calls per implementation ({timing.blocks(args.repeats)[0]} blocks)")
+          f"{timing.repeats_text(args.repeats)}")
     params, u = make_problem(T, N)
     x0 = np.zeros((1, N))
     steps = {"minirnn": lambda: esn.forward(params, u, LEAK),

@@ -135,8 +135,8 @@ def main(argv=None):
     info = timing.setup_machine()
     graph = cora.load_planetoid(args.data_dir)
     print(f"\nCora: {graph.num_nodes} nodes, {len(graph.edges)} edges, "
-          f"{int(graph.features.sum())} feature nonzeros; {args.repeats} timed epochs per "
-          f"implementation ({timing.blocks(args.repeats)[0]} blocks, each after warm-up)")
+          f"{int(graph.features.sum())} feature nonzeros; "
+          f"{timing.repeats_text(args.repeats, 'epoch')}")
     results, errors = {}, {}
     for dtype in timing.DTYPES:
         name = np.dtype(dtype).name

@@ -50,7 +50,7 @@ def main(argv=None):
     info = timing.setup_machine()
     shape = args.shape
     print(f"\nShape T={shape['T']} K={shape['K']} M={shape['M']}, one sequence; "
-          f"{args.repeats} timed calls per implementation ({timing.blocks(args.repeats)[0]} blocks)")
+          f"{timing.repeats_text(args.repeats)}")
     params, x = make_problem(**shape)
     X = x.reshape(-1, 1)                                     # hmmlearn's layout
     ours = {"score": lambda: hmm.loglik(params, x),

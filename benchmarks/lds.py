@@ -58,8 +58,7 @@ def main(argv=None):
     info = timing.setup_machine()
     shape = args.shape
     print(f"\nKalman filter, T={shape['T']} n={shape['n']} m={shape['m']}, float64; "
-          f"{args.repeats} timed calls per implementation ({timing.blocks(args.repeats)[0]} blocks, each "
-          "after warm-up)")
+          f"{timing.repeats_text(args.repeats)}")
     params, y = make_problem(**shape)
     names = ("means", "covariances", "log-likelihood")
     got = lds.filter(params, y)

@@ -138,6 +138,14 @@ def blocks(repeats):
     return passes, -(-repeats // passes)
 
 
+def repeats_text(repeats, what="call"):
+    """'15 timed calls per implementation (3 blocks, each after warm-up)': time_steps'
+    plan, for the header of a benchmark's output."""
+    passes = blocks(repeats)[0]
+    return (f"{repeats} timed {what}{'s' * (repeats != 1)} per implementation ({passes} "
+            f"block{'s' * (passes != 1)}, each after warm-up)")
+
+
 def time_steps(steps, repeats, warmup):
     """Time each step in blocks of consecutive calls: passes over the steps (order
     rotating), each a block of up to BLOCK timed calls after warm-up (blocks(repeats)).
@@ -361,8 +369,7 @@ def print_table(title, results, flops, columns, cells, gemms=None, notes=()):
 
 def print_shape(shape, what, repeats):
     print(f"\nShape T={shape['T']} B={shape['B']} D={shape['D']} H={shape['H']}, {what}; "
-          f"{repeats} timed calls per implementation ({blocks(repeats)[0]} blocks, each after "
-          "warm-up)")
+          f"{repeats_text(repeats)}")
 
 
 def write_json(path, report):
