@@ -8,9 +8,10 @@ official URL, checked against its sha256 first. Nothing touches the network at i
 import hashlib
 import os
 import sys
-import tempfile
 import urllib.request
 from pathlib import Path
+
+from ..files import write_atomic
 
 SHIPPED = Path(__file__).resolve().parents[2] / "datasets"
 
@@ -47,22 +48,26 @@ def verify(path, expected):
 
 
 def fetch(url, expected_sha256, dest):
-    """Download ``url`` to ``dest`` through a temporary file, verified before the rename."""
+    """Download ``url`` to ``dest`` through files.write_atomic, hashed as it arrives and
+    verified before the rename: a corrupt or interrupted download leaves nothing."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     print(f"downloading {url} -> {dest}", file=sys.stderr)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f, urllib.request.urlopen(url, timeout=60) as r:
+
+    def download(f):
+        h = hashlib.sha256()
+        with urllib.request.urlopen(url, timeout=60) as r:
             while block := r.read(1 << 20):
                 f.write(block)
-        verify(tmp, expected_sha256)
-        os.replace(tmp, dest)
-    except BaseException as e:
-        os.unlink(tmp)
-        if isinstance(e, OSError):
-            raise DataError(f"could not download {url}: {e}") from e
-        raise
+                h.update(block)
+        if h.hexdigest() != expected_sha256:
+            raise DataError(f"{url} is corrupt or a different version: sha256 {h.hexdigest()}, "
+                            f"expected {expected_sha256}")
+
+    try:
+        write_atomic(dest, download)
+    except OSError as e:
+        raise DataError(f"could not download {url}: {e}") from e
     return dest
 
 
