@@ -86,7 +86,8 @@ def main(argv=None):
               f"{timing.verdict(goal)}")
     timing.write_json(args.json, {"machine": info, "shape": shape, "repeats": args.repeats,
                                   "correctness_rel_error": errors, "seconds": results,
-                                  "ratios_minirnn_over": ratios, "goal": goal})
+                                  "ratios_minirnn_over": ratios,
+                                  "goals": {"filter": goal} if goal else None})
 
 
 if __name__ == "__main__":

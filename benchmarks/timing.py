@@ -428,11 +428,16 @@ def verdict(g):
     return "met" if g["met"] else "NOT met"
 
 
-def assess_goals(ratios, goals):
+def assess_goals(vs_torch, goals, labels):
     """Each goal {(case, dtype): bound on minirnn time / torch time} against the ratio
-    of the min measured for it."""
-    return [{"case": case, "dtype": dtype, **goal(ratios[case][dtype]["min"], bound)}
-            for (case, dtype), bound in goals.items()]
+    of the min measured for it, as {"<case label> <dtype>": goal}; with the case's GEMM
+    floor where it has one (benchmarks/spread.py reports it too)."""
+    assessed = {}
+    for (case, dtype), bound in goals.items():
+        r = vs_torch[case][dtype]
+        assessed[f"{labels[case]} {dtype}"] = {
+            **goal(r["minirnn"]["min"], bound), **({"floor": r["GEMMs"]["min"]} if "GEMMs" in r else {})}
+    return assessed
 
 
 def bench_vs_torch(argv, *, description, module, torch_class, gates, shape, what,
@@ -490,11 +495,9 @@ def bench_vs_torch(argv, *, description, module, torch_class, gates, shape, what
         assessed = None
     else:
         print(f"\nGoals: minirnn time / {against} time, from the min")
-        assessed = assess_goals(ratios, goals)
-        labels = {c.name: c.label for c in cases}
-        for g in assessed:
-            print(f"  {labels[g['case']]:<11}{g['dtype']:<8}{g['ratio']:6.2f}   goal <= "
-                  f"{g['goal']:.1f}: {verdict(g)}")
+        assessed = assess_goals(vs_torch, goals, {c.name: c.label for c in cases})
+        for label, g in assessed.items():
+            print(f"  {label:<19}{g['ratio']:6.2f}   goal <= {g['goal']:.1f}: {verdict(g)}")
         for c in (c for c in cases if c.floor):
             for dtype, r in vs_torch[c.name].items():
                 print(f"  {c.label:<11}{dtype:<8}{r['GEMMs']['min']:6.2f}   its GEMMs alone, "
