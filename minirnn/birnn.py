@@ -67,7 +67,7 @@ def _cell_params(params, prefix):
 
 
 def forward(params, cell, x, lengths=None, num_layers=1, bidirectional=True, dropout=0.0,
-            rng=None, device="cpu", **cell_options):
+            rng=None, device="cpu", backprop=True, **cell_options):
     """Run num_layers layers of ``cell`` (a module such as ``minirnn.elman``) over x (T, B, D).
 
     lengths (B,) ends sequences early as in the cell; padding never reaches a valid step
@@ -76,10 +76,11 @@ def forward(params, cell, x, lengths=None, num_layers=1, bidirectional=True, dro
     to every cell.forward (e.g. nonlinearity="relu" for elman); initial states are zeros.
 
     Returns out (T, B, H * num_directions), the last layer's [forward | backward]
-    states, and the cache for ``backward``. out[-1, :, :H] is each sequence's last
-    forward state, but its last backward state (the one that has read the whole
-    sequence) is at out[0, :, H:]: take both with ``final_states``. On padded steps out
-    repeats these two.
+    states, and the cache for ``backward``; with ``backprop=False`` (evaluation) the
+    cache is None and no cell keeps anything for a backward pass. out[-1, :, :H] is
+    each sequence's last forward state, but its last backward state (the one that has
+    read the whole sequence) is at out[0, :, H:]: take both with ``final_states``. On
+    padded steps out repeats these two.
     """
     checks.float_array("x", x, 3)
     T, B, _ = x.shape
@@ -103,13 +104,14 @@ def forward(params, cell, x, lengths=None, num_layers=1, bidirectional=True, dro
             # BEGIN SOLUTION eq. (2) of docs/birnn.rst: run the cell in direction d
             h, cache = cell.forward(_cell_params(params, f"l{k}.{d}/"),
                                     reverse_within_lengths(x, lengths) if reverse else x,
-                                    lengths=lengths, device=device, **cell_options)
+                                    lengths=lengths, device=device, backprop=backprop,
+                                    **cell_options)
             hs.append(reverse_within_lengths(h, lengths) if reverse else h)   # eq. (2)
             caches.append(cache)
             # END SOLUTION
         x = np.concatenate(hs, axis=2)                                   # eq. (3)
         layers.append((caches, mask))
-    return x, (cell, dirs, lengths, layers, x.shape)
+    return x, (cell, dirs, lengths, layers, x.shape) if backprop else None
 
 
 def backward(dout, cache):

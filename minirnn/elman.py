@@ -35,12 +35,14 @@ def init(rng, D, H, dtype=np.float32):
             "b": np.zeros(H, dtype)}
 
 
-def forward(params, x, h0=None, lengths=None, nonlinearity="tanh", device="cpu"):
+def forward(params, x, h0=None, lengths=None, nonlinearity="tanh", device="cpu",
+            backprop=True):
     """Run the RNN over x (T, B, D).
 
     h0 (B, H) is the initial state (zeros if None); lengths (B,) ends each sequence
     early, after which its state stays fixed, so h[-1] is every sequence's last state.
-    Returns h (T, B, H) and the cache for ``backward``.
+    Returns h (T, B, H) and the cache for ``backward``, None with ``backprop=False``
+    (evaluation: nothing is kept for a backward pass, as in lstm.forward).
     """
     W_x, W_h, b = params["W_x"], params["W_h"], params["b"]
     H = W_h.shape[0]
@@ -54,7 +56,7 @@ def forward(params, x, h0=None, lengths=None, nonlinearity="tanh", device="cpu")
     xw = pool.matmul(x.reshape(T * B, D), W_x)                     # eq. (1), all t at once
     xw += b
     h = kernels.KERNELS[device][0](xw.reshape(T, B, H), W_h, h0, lengths, act)
-    return h, (x, h0, h, lengths, act, params, device)
+    return h, (x, h0, h, lengths, act, params, device) if backprop else None
 
 
 def backward(dh, cache):

@@ -60,13 +60,14 @@ def init(rng, D, H, dtype=np.float32, variant="after"):
     return {k: rng.uniform(-s, s, shape).astype(dtype) for k, shape in shapes.items()}
 
 
-def forward(params, x, h0=None, lengths=None, variant="after", device="cpu"):
+def forward(params, x, h0=None, lengths=None, variant="after", device="cpu", backprop=True):
     """Run the GRU over x (T, B, D).
 
     h0 (B, H) is the initial state (zeros if None); lengths (B,) ends each sequence
     early, after which its state stays fixed, so h[-1] is every sequence's last state.
     variant "after" (PyTorch, cuDNN) applies r after the product with W_hn, "before"
-    (Cho et al.) before it. Returns h (T, B, H) and the cache for ``backward``.
+    (Cho et al.) before it. Returns h (T, B, H) and the cache for ``backward``, None
+    with ``backprop=False`` (evaluation: nothing is kept for a backward pass).
     """
     W_x, W_h, b_x, b_h = params["W_x"], params["W_h"], params["b_x"], params["b_h"]
     H = W_h.shape[0]
@@ -82,7 +83,7 @@ def forward(params, x, h0=None, lengths=None, variant="after", device="cpu"):
     b[:2 * H] += b_h[:2 * H]                       # r and z only ever see b_x + b_h
     xw = pool.matmul(x.reshape(T * B, D), W_x).reshape(T, B, 3 * H)   # a_t less its bias, all t
     h, gates, m = kernels.KERNELS[device][0](xw, W_h, b, b_h[2 * H:], h0, lengths, variant)
-    return h, (x, h0, h, gates, m, variant, params, device)
+    return h, (x, h0, h, gates, m, variant, params, device) if backprop else None
 
 
 def backward(dh, cache):

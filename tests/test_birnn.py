@@ -135,6 +135,17 @@ def test_two_layers_are_one_layer_on_top_of_another(rng, cell):
     assert np.allclose(out, out1, rtol=1e-13, atol=1e-15)
 
 
+def test_evaluation_without_backprop_gives_the_same_out(rng, cell):
+    """backprop=False reaches every cell (each returns no cache) and changes no number."""
+    p, x = problem(rng, cell, num_layers=2)
+    out, cache = birnn.forward(p, cell, x, LENGTHS, num_layers=2, backprop=False)
+    assert cache is None
+    assert np.array_equal(out, birnn.forward(p, cell, x, LENGTHS, num_layers=2)[0])
+    q = cell_params(p, "l0.fwd")
+    h, cell_cache = cell.forward(q, x, lengths=LENGTHS, backprop=False)
+    assert cell_cache is None and np.array_equal(h, cell.forward(q, x, lengths=LENGTHS)[0])
+
+
 def test_dropout_is_inverted_between_layers_only(rng):
     p, x = problem(rng, elman, num_layers=2)
     clean, _ = birnn.forward(p, elman, x, LENGTHS, num_layers=2)

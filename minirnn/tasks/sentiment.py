@@ -92,13 +92,14 @@ class Sentiment(LengthBucketed):
         params["b_y"] = np.zeros(2, self.dtype)
         return params
 
-    def forward(self, params, tokens, lengths, rng=None):
-        """tokens (T, B) -> logits (B, 2); rng draws dropout masks (None: evaluation)."""
+    def forward(self, params, tokens, lengths, rng=None, backprop=True):
+        """tokens (T, B) -> logits (B, 2); rng draws dropout masks (None: evaluation);
+        with ``backprop=False`` the RNN keeps nothing for a backward pass."""
         s = self.s
         e, e_cache = embedding_forward(params["E"], tokens)
         e, word_cache = dropout_forward(e, s.word_dropout, rng, shape=(*tokens.shape, 1))
         h, h_cache = birnn.forward(params, self.cell, e, lengths, s.num_layers, s.bidirectional,
-                                   s.dropout, rng, s.device)
+                                   s.dropout, rng, s.device, backprop)
         mean, mean_cache = mean_pool_forward(h, lengths)
         top, max_cache = max_pool_forward(h, lengths)
         pooled, drop_cache = dropout_forward(np.concatenate([mean, top], axis=1), s.dropout, rng)
@@ -120,16 +121,15 @@ class Sentiment(LengthBucketed):
         return loss, grads, state, len(labels)
 
     def scores(self, params, split):
-        """P(positive) for every review of a split, in batches of similar length, no larger
-        than the training batches: the forward pass keeps what a backward pass would
-        need, so a larger batch would raise the run's peak memory."""
+        """P(positive) for every review of a split, in batches of similar length, the size
+        of the training batches (larger ones were no faster: docs/sentiment.rst)."""
         order = np.argsort(split.lengths, kind="stable")
         p = np.empty(len(order))
         batch_size = self.s.batch_size
         for start in range(0, len(order), batch_size):
             idx = order[start: start + batch_size]
             tokens, lengths, _ = time_major_batch(split, idx)
-            z, _ = self.forward(params, tokens, lengths)
+            z, _ = self.forward(params, tokens, lengths, backprop=False)
             p[idx] = np.exp(log_softmax(z.astype(np.float64)))[:, 1]
         return p
 
@@ -147,6 +147,6 @@ class Sentiment(LengthBucketed):
     def predict(self, params, text):
         """(label, probability of that label) for one review."""
         tokens, lengths = imdb.encode([text], self.vocab, self.s.max_len)
-        z, _ = self.forward(params, tokens.T, lengths)
+        z, _ = self.forward(params, tokens.T, lengths, backprop=False)
         p = np.exp(log_softmax(z.astype(np.float64)))[0]
         return LABELS[int(p.argmax())], float(p.max())
