@@ -120,7 +120,10 @@ def run(model, data, data_dir, epochs, lr, schedule, clip, seed, out, resume, sa
 
 
 def load_task(checkpoint, ability):
-    """Params and task of a checkpoint, which must offer ``ability`` (sample, predict)."""
+    """Params and task of a checkpoint, or of the run folder holding it, which must offer
+    ``ability`` (sample, predict)."""
+    if Path(checkpoint).is_dir():
+        checkpoint = os.path.join(checkpoint, train.CHECKPOINT)
     try:
         params, _, _, meta = train.load_checkpoint(checkpoint)
         task = tasks.from_meta(meta["task"])
@@ -133,8 +136,8 @@ def load_task(checkpoint, ability):
 
 
 @main.command()
-@click.option("--checkpoint", required=True, type=click.Path(dir_okay=False),
-              help="checkpoint.npz written by minirnn run.")
+@click.option("--checkpoint", required=True, type=click.Path(),
+              help="checkpoint.npz written by minirnn run, or its run folder.")
 @click.option("--temperature", type=click.FloatRange(0, min_open=True), default=1.0, show_default=True,
               help="Divides the logits: < 1 more confident, > 1 more varied.")
 @click.option("--length", type=click.IntRange(1), default=500, show_default=True)
@@ -150,8 +153,9 @@ def sample(checkpoint, temperature, length, prime, seed):
 
 
 @main.command()
-@click.option("--checkpoint", required=True, type=click.Path(dir_okay=False),
-              help="checkpoint.npz written by minirnn run MODEL --data imdb (or dates).")
+@click.option("--checkpoint", required=True, type=click.Path(),
+              help="checkpoint.npz written by minirnn run MODEL --data imdb (or dates), or "
+                   "its run folder.")
 @click.argument("text", nargs=-1, required=True)
 def predict(checkpoint, text):
     """Classify TEXT (a review) as positive or negative, or translate it (a date) to

@@ -27,6 +27,8 @@ import numpy as np
 from .files import write_atomic, write_json
 from .optim import OPTIMIZERS, clip_global_norm
 
+CHECKPOINT = "checkpoint.npz"   # in the run folder, cfg.out
+
 
 @dataclass
 class Config:
@@ -147,7 +149,7 @@ def train(task, cfg, resume=False, progress=True, log=print):
     checkpoint there. On Ctrl-C it finishes the step, saves, and raises Interrupted.
     """
     os.makedirs(cfg.out, exist_ok=True)
-    ckpt_path = os.path.join(cfg.out, "checkpoint.npz")
+    ckpt_path = os.path.join(cfg.out, CHECKPOINT)
     metrics_path = os.path.join(cfg.out, "metrics.jsonl")
     rng = np.random.default_rng(cfg.seed)
     if resume:

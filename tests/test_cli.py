@@ -73,6 +73,9 @@ def test_run_writes_config_metrics_checkpoint_then_sample(tmp_path):
                      "--length", "30", "--temperature", "0.5")
     assert sampled.exit_code == 0 and sampled.output.startswith("ROMEO:")
     assert len(sampled.output.rstrip("\n")) == 36
+    from_folder = invoke("sample", "--checkpoint", str(out), "--prime", "ROMEO:", "--length", "30",
+                         "--temperature", "0.5")
+    assert from_folder.exit_code == 0 and from_folder.output == sampled.output
 
 
 def test_bad_checkpoint_is_reported_without_traceback(tmp_path):
