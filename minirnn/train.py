@@ -176,6 +176,8 @@ def train(task, cfg, resume=False, progress=True, log=print):
             "position": [epoch, index, step], "running": [loss_sum, count_sum]})
 
     def evaluate(**extra):
+        if progress:            # scoring held-out data can take a while (IMDB: ~45 s)
+            print(f"evaluating after step {step} ...", file=sys.stderr, flush=True)
         t0 = time.perf_counter()
         metrics = {"epoch": epoch + 1, "step": step,
                    "train_loss": loss_sum / max(count_sum, 1), **task.evaluate(params),
@@ -215,6 +217,8 @@ def train(task, cfg, resume=False, progress=True, log=print):
                 if cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
                     checkpoint()
                 if cfg.eval_every and step % cfg.eval_every == 0 and index < n:
+                    if bar:
+                        bar.close()     # ends the line; the bar goes on below the metrics
                     evaluate()
             if bar:
                 bar.close()

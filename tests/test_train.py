@@ -151,3 +151,14 @@ def test_same_seed_same_numbers_on_one_core_or_two(tmp_path):
     assert two.files == again.files and all(np.array_equal(two[k], again[k]) for k in two.files)
     for k in one.files:
         np.testing.assert_allclose(one[k], two[k], rtol=1e-3, atol=1e-4)
+
+
+def test_progress_says_when_it_evaluates(tmp_path, capsys):
+    """Evaluation is announced on stderr before its metrics line, mid-epoch and at the end."""
+    task = small_task()
+    cfg = train.Config(epochs=1, out=str(tmp_path), eval_every=task.num_batches(0) // 2)
+    train.train(task, cfg, log=print)
+    out, err = capsys.readouterr()
+    notices = [line for line in err.splitlines() if line.startswith("evaluating after step")]
+    assert len(notices) == 2 == len(out.splitlines())
+    assert notices[-1] == f"evaluating after step {task.num_batches(0)} ..."
