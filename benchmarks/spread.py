@@ -78,8 +78,8 @@ def main(argv=None):
     total = args.runs * len(args.scripts)
     names = ", ".join(f"{script}.py" for script in args.scripts)
     options = f" {' '.join(args.script_options)}" if args.script_options else ""
-    print(f"{args.runs} run{'s' * (args.runs != 1)} of {names}{options}, in turn, each a fresh process; ratios = "
-          "minirnn time / reference time, from each run's min")
+    print(f"{args.runs} run{'s' * (args.runs != 1)} of {names}{options}, in turn, each a fresh "
+          "process; ratios = minirnn time / reference time, from each run's min")
     failed = None
     try:
         with tempfile.TemporaryDirectory() as folder:

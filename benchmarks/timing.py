@@ -435,8 +435,10 @@ def assess_goals(vs_torch, goals, labels):
     assessed = {}
     for (case, dtype), bound in goals.items():
         r = vs_torch[case][dtype]
-        assessed[f"{labels[case]} {dtype}"] = {
-            **goal(r["minirnn"]["min"], bound), **({"floor": r["GEMMs"]["min"]} if "GEMMs" in r else {})}
+        g = goal(r["minirnn"]["min"], bound)
+        if "GEMMs" in r:
+            g["floor"] = r["GEMMs"]["min"]
+        assessed[f"{labels[case]} {dtype}"] = g
     return assessed
 
 
