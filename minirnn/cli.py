@@ -205,7 +205,8 @@ def gradflow(T, steps, seed, plot):
         click.echo(f"plot written to {plot}", err=True)
 
 
-@main.command(context_settings={"ignore_unknown_options": True})
+@main.command(context_settings={"ignore_unknown_options": True,
+                                "allow_interspersed_args": False})   # NAME --help: the script's
 @click.argument("name", metavar="NAME")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def bench(name, args):

@@ -44,6 +44,13 @@ def test_bench_of_an_unknown_name_exits_2_listing_the_scripts():
     assert result.exit_code == 2 and "attention" in result.output and "hmm" in result.output
 
 
+def test_bench_hands_options_after_the_name_to_the_script(capfd):
+    """--help after NAME is the script's (argparse), not the bench command's (click)."""
+    result = invoke("bench", "lds", "--help")
+    assert result.exit_code == 0 and "Usage: minirnn bench" not in result.output
+    assert "usage: lds.py" in capfd.readouterr().out
+
+
 def test_list_gives_each_task_a_title_not_a_module():
     out = invoke("list").output
     assert "module" not in out and "Sentiment of IMDB reviews" in out
