@@ -39,11 +39,15 @@ def sha256(path):
     return h.hexdigest()
 
 
-def verify(path, expected):
-    got = sha256(path)
+def check_sha256(what, got, expected, advice=""):
+    """DataError unless ``what`` (a file or a download) has the sha256 ``expected``."""
     if got != expected:
-        raise DataError(f"{path} is corrupt or a different version: sha256 {got}, "
-                        f"expected {expected}. Delete it to download it again.")
+        raise DataError(f"{what} is corrupt or a different version: sha256 {got}, "
+                        f"expected {expected}{advice}")
+
+
+def verify(path, expected):
+    check_sha256(path, sha256(path), expected, ". Delete it to download it again.")
     return path
 
 
@@ -60,9 +64,7 @@ def fetch(url, expected_sha256, dest):
             while block := r.read(1 << 20):
                 f.write(block)
                 h.update(block)
-        if h.hexdigest() != expected_sha256:
-            raise DataError(f"{url} is corrupt or a different version: sha256 {h.hexdigest()}, "
-                            f"expected {expected_sha256}")
+        check_sha256(url, h.hexdigest(), expected_sha256)
 
     try:
         write_atomic(dest, download)
