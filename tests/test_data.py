@@ -1,6 +1,9 @@
 """Data: the shipped copy, MINIRNN_DATA, checksums, and the errors a user sees."""
 import hashlib
+import http.client
+import io
 import os
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -65,6 +68,24 @@ def test_fetch_verifies_before_it_renames(nowhere):
     assert os.listdir(nowhere / "cache" / "y") == []       # no partial file left
     with pytest.raises(data.DataError, match="could not download"):
         data.fetch((nowhere / "absent").as_uri(), good, nowhere / "cache" / "z" / "d.txt")
+
+
+def test_a_data_folder_that_does_not_exist_is_named(nowhere, monkeypatch):
+    with pytest.raises(data.DataError, match="mistyped.*does not exist"):
+        shakespeare.load(nowhere / "mistyped")
+    monkeypatch.setenv("MINIRNN_DATA", str(nowhere / "mistyped"))
+    with pytest.raises(data.DataError, match="MINIRNN_DATA"):
+        shakespeare.load()
+
+
+def test_a_download_cut_off_midway_is_a_data_error(nowhere, monkeypatch):
+    class CutOff(io.BytesIO):
+        def read(self, n=-1):
+            raise http.client.IncompleteRead(b"partial")
+    monkeypatch.setattr(urllib.request, "urlopen", lambda url, timeout: CutOff())
+    with pytest.raises(data.DataError, match="could not download"):
+        data.fetch("https://example.org/d.txt", "0" * 64, nowhere / "cache" / "d.txt")
+    assert os.listdir(nowhere / "cache") == []
 
 
 def test_timeseries_shipped_copies_match_their_published_summaries():

@@ -103,6 +103,39 @@ def test_cache_hit_returns_identical_arrays_and_a_new_setting_misses(cache, caps
     assert not list(cache.glob("*.part"))
 
 
+def test_a_changed_copy_misses_the_cache(tmp_path):
+    root = make_tree(tmp_path, {"train/pos": ["good", "fine"], "train/neg": ["bad"]})
+    assert imdb.load(tmp_path, vocab_size=50, max_len=4).train.labels.tolist() == [0, 1, 1]
+    acl = tmp_path / "aclImdb" / "train"
+    os.rename(acl / "pos" / "1_5.txt", acl / "neg" / "1_5.txt")   # same size and mtime
+    assert imdb.load(root, vocab_size=50, max_len=4).train.labels.tolist() == [0, 0, 1]
+    (acl / "urls_neg.txt").write_text("http://www.imdb.com/title/tt0000042/usercomments\n")
+    assert imdb.load(root, vocab_size=50, max_len=4).train.movies.tolist() == [42, -1, -1]
+
+
+def test_an_empty_class_folder_is_an_error_not_one_class(tmp_path):
+    make_tree(tmp_path, {})
+    (tmp_path / "aclImdb" / "train" / "neg" / "0_5.txt").unlink()
+    with pytest.raises(data.DataError, match=r"no reviews .*/train/neg:"):
+        imdb.load(tmp_path)
+
+
+def test_a_review_named_otherwise_is_read_with_its_film_unknown(tmp_path):
+    make_tree(tmp_path, {})
+    (tmp_path / "aclImdb" / "train" / "pos" / "extra.txt").write_text("more filler")
+    train = imdb.load(tmp_path, vocab_size=50, max_len=4).train
+    assert train.labels.tolist() == [0, 1, 1] and train.movies.tolist() == [-1, -1, -1]
+
+
+def test_a_cache_that_cannot_be_written_is_skipped(cache, monkeypatch, capsys):
+    def refuse(path, write):
+        raise PermissionError(13, "Permission denied", str(path))
+    monkeypatch.setattr(imdb, "write_atomic", refuse)
+    d = imdb.load(SAMPLE, vocab_size=300, max_len=16)
+    assert "could not cache" in capsys.readouterr().err
+    assert len(d.train) == 100 and not list(cache.glob("*.npz"))
+
+
 @pytest.mark.parametrize("junk", [b"not a zip", b"PK\x03\x04 truncated"])
 def test_a_corrupt_cache_file_is_rebuilt(cache, capsys, junk):
     good = imdb.load(SAMPLE, vocab_size=300, max_len=16)

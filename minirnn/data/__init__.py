@@ -6,6 +6,7 @@ repository's ``datasets/`` folder, and in the cache (``$XDG_CACHE_HOME/minirnn``
 official URL, checked against its sha256 first. Nothing touches the network at import.
 """
 import hashlib
+import http.client
 import os
 import sys
 import urllib.request
@@ -26,8 +27,11 @@ def cache_dir():
 
 
 def search_dirs(data_dir=None):
-    """Where to look, most specific first."""
+    """Where to look, most specific first. A folder the user names must exist: a
+    mistyped one would otherwise send the loaders quietly on to a download."""
     user = data_dir or os.environ.get("MINIRNN_DATA")
+    if user and not Path(user).is_dir():
+        raise DataError(f"data folder {user} (--data-dir or MINIRNN_DATA) does not exist")
     return [Path(d) for d in (user, SHIPPED, cache_dir()) if d]
 
 
@@ -68,7 +72,7 @@ def fetch(url, expected_sha256, dest):
 
     try:
         write_atomic(dest, download)
-    except OSError as e:
+    except (OSError, http.client.HTTPException) as e:      # HTTPException: a cut-off stream
         raise DataError(f"could not download {url}: {e}") from e
     return dest
 

