@@ -21,7 +21,7 @@ from . import checks
 def lagged(s, p):
     """Design A (T - p, p + 1) with rows [1, s_{t-1}, ..., s_{t-p}] and targets s_t
     (T - p,) for t = p .. T-1, eq. (1)."""
-    _series(s, p)
+    _series("s", s, p, p + 1)
     T = s.shape[0]
     # BEGIN SOLUTION eq. (1) of docs/ar.rst: the rows [1, s_{t-1}, ..., s_{t-p}] of A
     A = np.ones((T - p, p + 1))
@@ -49,20 +49,22 @@ def predict(params, s):
     return params["c"] + A[:, 1:] @ params["phi"]
 
 
-def _series(s, p):
-    checks.float_array("s", s, 1)
-    checks.finite("s", s)
+def _series(name, s, p, least):
+    """ValueError unless ``s`` is a finite 1-D float series of ``least`` values or more
+    and p an order >= 1."""
+    checks.float_array(name, s, 1)
+    checks.finite(name, s)
     if not (isinstance(p, (int, np.integer)) and p >= 1):
         raise ValueError(f"p: expected an order >= 1, got {p!r}")
-    if s.shape[0] <= p:
-        raise ValueError(f"s: {s.shape[0]} values are too few for AR({p})")
+    if s.shape[0] < least:
+        raise ValueError(f"{name}: {s.shape[0]} values are too few for AR({p})")
 
 
 def generate(params, past, steps):
     """Closed loop: ``steps`` values continuing the series ``past`` (at least p values),
     each prediction of eq. (1) fed back as the newest lag."""
     p = params["phi"].shape[0]
-    _series(past, p - 1)
+    _series("past", past, p, p)
     lags = list(past[-p:])
     out = np.empty(steps)
     for t in range(steps):

@@ -43,6 +43,19 @@ def test_noiseless_ar2_is_recovered_exactly():
     assert np.allclose(est["phi"], [1.6, -0.8], atol=1e-9) and est["c"] == pytest.approx(0.2)
 
 
+@pytest.mark.parametrize("p", [1, 3])
+def test_generate_feeds_each_prediction_back_as_the_newest_lag(rng, p):
+    params = {"c": 0.3, "phi": rng.uniform(-0.5, 0.5, p)}
+    past = rng.standard_normal(p + 4)
+    s = list(past)
+    for _ in range(6):                          # eq. (1) without noise, term by term
+        s.append(params["c"] + sum(params["phi"][k] * s[-1 - k] for k in range(p)))
+    assert np.allclose(ar.generate(params, past, 6), s[len(past):], rtol=1e-12)
+    assert np.allclose(ar.generate(params, past[-p:], 6), s[len(past):], rtol=1e-12)
+    with pytest.raises(ValueError, match=f"past: {p - 1} values are too few"):
+        ar.generate(params, past[:p - 1], 6)
+
+
 def test_bad_input_is_named():
     with pytest.raises(ValueError, match="p: expected an order >= 1"):
         ar.fit(np.ones(10), 0)
