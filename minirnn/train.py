@@ -81,6 +81,29 @@ def load_checkpoint(path):
     return parts["params"], parts["opt"], parts["state"], meta
 
 
+def _refuse_to_discard(path):
+    """CheckpointError if ``path`` holds a run that stopped before its last epoch: a new
+    run in its folder would overwrite it. A finished run may be replaced."""
+    try:
+        _, _, _, meta = load_checkpoint(path)
+    except CheckpointError:                 # none, or nothing a resume could use
+        return
+    epoch, _, step = meta["position"]
+    if epoch < meta["train"]["epochs"]:
+        raise CheckpointError(f"{path} holds an unfinished run (step {step}): continue it "
+                              f"with --resume, or delete it (or choose another --out) to "
+                              f"start again")
+
+
+def _differences(saved, now):
+    """The settings that differ between two task metas, as 'name: checkpoint A, now B'."""
+    def short(v):
+        text = repr(v)
+        return text if len(text) <= 40 else text[:37] + "..."
+    return "; ".join(f"{k}: checkpoint {short(saved.get(k))}, now {short(now.get(k))}"
+                     for k in sorted(saved.keys() | now.keys()) if saved.get(k) != now.get(k))
+
+
 # ------------------------------------------------------------------------ progress
 
 class Progress:
@@ -152,17 +175,25 @@ def train(task, cfg, resume=False, progress=True, log=print):
     ckpt_path = os.path.join(cfg.out, CHECKPOINT)
     metrics_path = os.path.join(cfg.out, "metrics.jsonl")
     rng = np.random.default_rng(cfg.seed)
+    counts = [task.num_batches(e) for e in range(cfg.epochs)]
+    if min(counts) < 1:
+        raise ValueError(f"the training data make no batch of these settings (batch size, "
+                         f"sequence length): {counts[0]} per epoch")
     if resume:
         params, opt_state, state, meta = load_checkpoint(ckpt_path)
         if meta["task"] != task.meta():
-            raise CheckpointError(f"{ckpt_path} was written by a different task or model "
-                                  f"settings: checkpoint {meta['task']}, now {task.meta()}")
+            raise CheckpointError(f"{ckpt_path} was written with other settings: "
+                                  f"{_differences(meta['task'], task.meta())}")
         rng.bit_generator.state = meta["rng"]
         epoch, index, step = meta["position"]
+        if epoch >= cfg.epochs:
+            raise CheckpointError(f"{ckpt_path}: the run has finished its {epoch} epoch(s); "
+                                  f"to train on, ask for more (--epochs)")
         loss_sum, count_sum = meta["running"]
         _truncate_metrics(metrics_path, step)
         log(f"resuming from {ckpt_path} at epoch {epoch + 1}, batch {index}, step {step}")
     else:
+        _refuse_to_discard(ckpt_path)
         params, opt_state, state = task.init_params(rng), {}, {}
         epoch = index = step = 0
         loss_sum = count_sum = 0.0
@@ -189,7 +220,7 @@ def train(task, cfg, resume=False, progress=True, log=print):
         return metrics
 
     update = OPTIMIZERS[cfg.optimizer]
-    total = sum(task.num_batches(e) for e in range(cfg.epochs))
+    total = sum(counts)
     metrics = {}
     with _DeferInterrupt(log) as interrupt:
         while epoch < cfg.epochs:

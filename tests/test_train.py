@@ -107,8 +107,31 @@ def test_checkpoint_errors_say_what_is_wrong(tmp_path):
     run(task, tmp_path / "a")
     other = CharLM.from_text(shakespeare.load(download=False)[:6000],
                              Settings(hidden=13, embed=6, seq_len=10, batch_size=4))
-    with pytest.raises(train.CheckpointError, match="different task or model settings"):
+    with pytest.raises(train.CheckpointError) as e:
         run(other, tmp_path / "a", resume=True)
+    assert str(e.value).endswith("written with other settings: hidden: checkpoint 12, now 13")
+    with pytest.raises(train.CheckpointError, match="finished its 2 epoch"):
+        run(task, tmp_path / "a", resume=True)
+
+
+def test_a_new_run_keeps_an_unfinished_one_but_replaces_a_finished_one(tmp_path):
+    task = small_task()
+    with pytest.raises(train.Interrupted):
+        run(Sabotaged(task, 7, "sigint"), tmp_path)
+    saved = (tmp_path / "checkpoint.npz").read_bytes()
+    with pytest.raises(train.CheckpointError, match="unfinished run .step 7.*--resume"):
+        run(task, tmp_path)
+    assert (tmp_path / "checkpoint.npz").read_bytes() == saved
+    run(task, tmp_path, resume=True)
+    _, metrics = run(task, tmp_path)                    # finished: started afresh
+    assert metrics["step"] == 2 * task.num_batches(0)
+
+
+def test_settings_that_make_no_batch_are_an_error(tmp_path):
+    text = shakespeare.load(download=False)[:6000]
+    task = CharLM.from_text(text, Settings(hidden=4, embed=2, seq_len=10, batch_size=1000))
+    with pytest.raises(ValueError, match="no batch"):
+        run(task, tmp_path)
 
 
 def test_failed_checkpoint_write_keeps_the_old_file(tmp_path, monkeypatch):
