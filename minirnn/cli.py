@@ -70,37 +70,55 @@ def list_():
 @click.option("--seeds", type=click.IntRange(1), default=None,
               help="Runs to average, seeds --seed, --seed + 1, ... (cora) [default: the task's].")
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default=None,
-              help="[default: the task's: float32 for networks, float64 for the HMM].")
+              help="[default: the task's: float32 for trained networks, float64 for the "
+                   "models fitted by EM or in closed form].")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Run folder for config, metrics and checkpoint [default: runs/MODEL-DATA].")
-@click.option("--resume", is_flag=True, help="Continue the run saved in --out.")
+@click.option("--resume", is_flag=True,
+              help="Continue the run saved in --out, with its options where none are given.")
 @click.option("--sample-length", type=click.IntRange(0), default=400, show_default=True,
               help="Characters to sample at the end (shakespeare).")
 def run(model, data, data_dir, epochs, lr, schedule, clip, seed, out, resume, sample_length, **options):
     """Train MODEL on --data, with progress, evaluation, metrics and checkpoints."""
     out = out or os.path.join("runs", f"{model}-{data}")
-    given = {k: v for k, v in options.items() if v is not None}
+    given = {k: v for k, v in options.items() if _given(k)}
+    training = {k: v for k, v in dict(epochs=epochs, lr=lr, schedule=schedule, clip=clip).items()
+                if _given(k)}
+    try:
+        module = tasks.lookup(model, data)
+    except KeyError as e:
+        raise click.UsageError(e.args[0]) from None
+    if module not in tasks.TRAINED:     # fitted by EM or in closed form: its own settings
+        if resume:
+            raise click.UsageError(f"--resume does not apply to {model} --data {data}")
+        given, training = {**given, **training}, {}
+    elif resume:                        # what is not given continues as it was saved
+        saved_options, saved_training = _saved_run(out)
+        given = {**saved_options, **given}
+        training = {**{k: saved_training[k] for k in ("epochs", "lr", "schedule", "clip")},
+                    **training}
+    if given.get("device") == "cuda":
+        _require_gpu()
     try:
         task = tasks.build(model, data, given, data_dir)
-    except KeyError as e:
+    except (KeyError, ValueError) as e:
         raise click.UsageError(e.args[0]) from None
     except DataError as e:
         raise click.ClickException(str(e)) from None
-    if hasattr(task, "fit"):    # fitted by EM or in closed form, not by the gradient loop
-        if resume or epochs or lr or schedule:
-            raise click.UsageError(f"--resume, --epochs, --lr and --schedule do not apply to "
-                                   f"{model} --data {data}")
+    if _given("sample_length") and not hasattr(task, "sample"):
+        raise click.UsageError(f"--sample-length does not apply to {model} --data {data}")
+    if module not in tasks.TRAINED:
         try:
             metrics = task.fit(seed=seed, out=out, log=lambda m: click.echo(m, err=True))
         except (FloatingPointError, ValueError, RuntimeError) as e:
             raise click.ClickException(str(e)) from None
         click.echo(json.dumps(metrics))
         return
-    cfg = train.Config(epochs=epochs or task.epochs, lr=lr or task.lr,
-                       schedule=schedule or getattr(task, "schedule", "constant"),
-                       clip=clip, seed=seed, out=out)
+    cfg = train.Config(**{"epochs": task.epochs, "lr": task.lr,
+                          "schedule": getattr(task, "schedule", "constant"), **training},
+                       seed=seed, out=out)
     click.echo(f"{model} on {data}: {task.num_batches(0)} batches/epoch, run folder {out}", err=True)
     click.echo("(the first run compiles the Numba kernels; later runs load them from cache)", err=True)
     try:
@@ -117,6 +135,30 @@ def run(model, data, data_dir, epochs, lr, schedule, clip, seed, out, resume, sa
         rng = np.random.default_rng(seed)
         click.echo("--- sample (temperature 0.8) ---")
         click.echo(task.sample(params, rng, sample_length, 0.8))
+
+
+def _given(name):
+    """Whether the option ``name`` was on the command line, not left at its default."""
+    source = click.get_current_context().get_parameter_source(name)
+    return source is not click.core.ParameterSource.DEFAULT
+
+
+def _saved_run(out):
+    """The task options and the training settings of the run saved in ``out``."""
+    try:
+        meta = train.load_checkpoint(os.path.join(out, train.CHECKPOINT))[3]
+        return tasks.saved_options(meta["task"]), meta["train"]
+    except (train.CheckpointError, ValueError, KeyError) as e:
+        raise click.ClickException(str(e)) from None
+
+
+def _require_gpu():
+    """Say at once, not after a long fit or epoch, that there is no GPU."""
+    from .kernels.common import require_gpu
+    try:
+        require_gpu()
+    except RuntimeError as e:
+        raise click.ClickException(str(e)) from None
 
 
 def load_task(checkpoint, ability):

@@ -95,6 +95,44 @@ def test_bad_checkpoint_is_reported_without_traceback(tmp_path):
     assert result.exit_code == 1 and "not a readable minirnn checkpoint" in result.output
 
 
+def test_resume_continues_with_the_saved_options(tmp_path):
+    out = str(tmp_path / "run")
+    assert invoke("run", "elman", "--data", "shakespeare", *TINY, "--lr", "0.01",
+                  "--out", out).exit_code == 0
+    resumed = invoke("run", "elman", "--data", "shakespeare", "--resume", "--epochs", "2",
+                     "--sample-length", "0", "--out", out)       # no --hidden, --lr, ...
+    assert resumed.exit_code == 0, resumed.output
+    assert "resuming from" in resumed.output and '"epoch": 2' in resumed.output
+    config = json.load(open(os.path.join(out, "config.json")))
+    assert config["task"]["hidden"] == 8 and config["train"]["lr"] == 0.01
+    finished = invoke("run", "elman", "--data", "shakespeare", "--resume", "--out", out)
+    assert finished.exit_code == 1 and "finished its 2 epoch(s)" in finished.output
+    other = invoke("run", "elman", "--data", "shakespeare", "--resume", "--epochs", "3",
+                   "--hidden", "9", "--out", out)
+    assert other.exit_code == 1 and "hidden: checkpoint 8, now 9" in other.output
+    assert len(other.output) < 400                    # not both task descriptions
+
+
+def test_resume_without_a_run_leaves_no_folder(tmp_path):
+    result = invoke("run", "elman", "--data", "shakespeare", "--resume",
+                    "--out", str(tmp_path / "none"))
+    assert result.exit_code == 1 and "no checkpoint at" in result.output
+    assert not (tmp_path / "none").exists()
+
+
+@pytest.mark.parametrize("option", [["--clip", "1"], ["--epochs", "2"], ["--resume"],
+                                    ["--sample-length", "5"]])
+def test_options_a_fitted_model_cannot_use_exit_2(option):
+    result = invoke("run", "hmm", "--data", "casino", *option)
+    assert result.exit_code == 2 and option[0] in result.output
+
+
+def test_settings_that_make_no_batch_exit_with_a_message(tmp_path):
+    result = invoke("run", "elman", "--data", "shakespeare", "--batch-size", "2000000",
+                    "--out", str(tmp_path))
+    assert result.exit_code == 1 and "no batch" in result.output
+
+
 def test_missing_data_is_reported_with_where_and_how(tmp_path, monkeypatch):
     monkeypatch.setattr(data, "SHIPPED", tmp_path / "shipped")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))

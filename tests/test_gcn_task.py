@@ -51,3 +51,16 @@ def test_cli_trains_one_seed_to_kipfs_accuracy(tmp_path):
 def test_options_of_other_tasks_are_refused():
     result = CliRunner().invoke(main, ["run", "gcn", "--data", "cora", "--vocab-size", "100"])
     assert result.exit_code == 2 and "--vocab-size do not apply to the gcn task" in result.output
+    result = CliRunner().invoke(main, ["run", "gcn", "--data", "cora", "--clip", "1"])
+    assert result.exit_code == 2 and "--clip do not apply to the gcn task" in result.output
+
+
+@needs_cora
+def test_epochs_and_lr_are_the_gcns_own(tmp_path):
+    result = CliRunner().invoke(main, ["run", "gcn", "--data", "cora", "--seeds", "1",
+                                       "--epochs", "3", "--lr", "0.02", "--data-dir", str(SHARED),
+                                       "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["epochs"] == 3 and config["lr"] == 0.02
+    assert json.loads(result.stdout.strip().splitlines()[-1])["runs"][0]["epochs"] == 3

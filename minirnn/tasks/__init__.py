@@ -41,6 +41,7 @@ TASKS = {("hmm", "casino"): hmm_tasks,
          ("seq2seq", "dates-long"): seq2seq,
          ("gcn", "cora"): gcn,
          }
+TRAINED = (charlm, sentiment, seq2seq)  # by minirnn.train's loop; the rest are fitted (EM, ...)
 
 
 def _settings(module, given):
@@ -53,25 +54,39 @@ def _settings(module, given):
     return module.Settings(**given)
 
 
-def build(model, data, given, data_dir=None):
-    """The task object for ``minirnn run MODEL --data DATA`` with options ``given``."""
+def lookup(model, data):
+    """The task module of ``minirnn run MODEL --data DATA``; KeyError lists the pairs."""
     if (model, data) not in TASKS:
         pairs = ", ".join(f"{m} --data {d}" for m, d in TASKS)
         raise KeyError(f"no task for model {model!r} with data {data!r}; available: {pairs}")
-    module = TASKS[model, data]
-    if "model" in {f.name for f in fields(module.Settings)}:
-        given = {"model": model, **given}
-    if "data" in {f.name for f in fields(module.Settings)}:
-        given = {"data": data, **given}
+    return TASKS[model, data]
+
+
+def build(model, data, given, data_dir=None):
+    """The task object for ``minirnn run MODEL --data DATA`` with options ``given``."""
+    module = lookup(model, data)
+    names = {f.name for f in fields(module.Settings)}
+    given = {**given, **{k: v for k, v in (("model", model), ("data", data)) if k in names}}
     return module.build(_settings(module, given), data_dir)
+
+
+def _module_of(meta):
+    """The task module whose task wrote a checkpoint's meta."""
+    module = {m.__name__.rpartition(".")[2]: m for m in TRAINED}.get(meta.get("task"))
+    if module is None:
+        raise ValueError(f"checkpoint of unknown task {meta.get('task')!r}")
+    return module
+
+
+def saved_options(meta):
+    """The options a checkpoint's task was built with (its Settings), from its meta."""
+    return {f.name: meta[f.name] for f in fields(_module_of(meta).Settings)}
 
 
 def from_meta(meta):
     """Rebuild a task (without its data) from a checkpoint's meta, to sample or predict."""
-    module = {"charlm": charlm, "sentiment": sentiment, "seq2seq": seq2seq}.get(meta.get("task"))
-    if module is None:
-        raise ValueError(f"checkpoint of unknown task {meta.get('task')!r}")
-    settings = module.Settings(**{f.name: meta[f.name] for f in fields(module.Settings)})
+    module = _module_of(meta)
+    settings = module.Settings(**saved_options(meta))
     if module is seq2seq:                      # its data is generated, not a vocabulary
         return seq2seq.Seq2Seq(settings)
     task_class = charlm.CharLM if module is charlm else sentiment.Sentiment
