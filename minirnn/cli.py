@@ -168,8 +168,11 @@ def load_task(checkpoint, ability):
         checkpoint = os.path.join(checkpoint, train.CHECKPOINT)
     try:
         params, _, _, meta = train.load_checkpoint(checkpoint)
+    except train.CheckpointError as e:
+        raise click.ClickException(str(e)) from None
+    try:
         task = tasks.from_meta(meta["task"])
-    except (train.CheckpointError, ValueError, KeyError) as e:
+    except (ValueError, KeyError) as e:
         raise click.ClickException(f"{checkpoint}: {e}") from None
     if not hasattr(task, ability):
         raise click.ClickException(f"{checkpoint} holds a {meta['task']['task']} model, "
@@ -202,6 +205,8 @@ def sample(checkpoint, temperature, length, prime, seed):
 def predict(checkpoint, text):
     """Classify TEXT (a review) as positive or negative, or translate it (a date) to
     ISO 8601; with the model's probability."""
+    if not " ".join(text).strip():
+        raise click.UsageError("TEXT is empty: give the review (or date) to predict")
     params, task = load_task(checkpoint, "predict")
     try:
         label, p = task.predict(params, " ".join(text))
@@ -234,11 +239,12 @@ def gradcheck(model, seed, tol):
 def gradflow(T, steps, seed, plot):
     """How much gradient reaches h_k from a loss T - k steps later: Elman, LSTM, GRU."""
     from . import gradflow as gf
-    if plot:
+    if plot:                            # checked now, not after the training
         try:
             import matplotlib  # noqa: F401
         except ImportError:
             raise click.ClickException("--plot needs matplotlib: pip install 'minirnn[plot]'") from None
+        Path(plot).parent.mkdir(parents=True, exist_ok=True)
     click.echo(f"training each model for {steps} steps on the first-symbol task, T = {T}", err=True)
     results = gf.measure(T=T, steps=steps, seed=seed)
     click.echo("\n".join(gf.table(results, sorted({1, 2, 5, T // 4, T // 2, T} - {0}))))

@@ -56,6 +56,9 @@ def init_gaussian(rng, K, x, lengths=None):
     """A random start for EM on x (T, B, D): means at K distinct observations drawn at
     random, every variance the data's, pi uniform, A from ``_sticky_transitions``."""
     values = _observed(x, checks.lengths(lengths, x.shape[1], x.shape[0]))
+    if K > len(values):
+        raise ValueError(f"K = {K} states start from {K} different observations, but x "
+                         f"has only {len(values)}")
     return {"pi": np.full(K, 1 / K), "A": _sticky_transitions(rng, K),
             "mu": values[rng.choice(len(values), K, replace=False)],
             "var": np.tile(values.var(0) + MIN_VAR, (K, 1))}

@@ -20,6 +20,7 @@ import os
 import signal
 import sys
 import time
+import zipfile
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -65,9 +66,12 @@ def load_checkpoint(path):
     """Returns params, opt_state, task_state, meta; CheckpointError says what is wrong."""
     if not os.path.exists(path):
         raise CheckpointError(f"no checkpoint at {path}")
+    if not zipfile.is_zipfile(path):        # np.load would blame pickles for a text file
+        raise CheckpointError(f"{path} is not a readable minirnn checkpoint: not an .npz "
+                              f"archive (corrupt or truncated?)")
     try:
         with np.load(path, allow_pickle=False) as z:
-            meta = json.loads(str(z["meta"]))
+            meta = json.loads(str(z["meta"])) if "meta" in z.files else {}
             parts = {"params": {}, "opt": {}, "state": {}}
             for key in z.files:
                 prefix, _, name = key.partition("/")
@@ -77,7 +81,8 @@ def load_checkpoint(path):
         raise CheckpointError(f"{path} is not a readable minirnn checkpoint "
                               f"(corrupt or truncated?): {e}") from e
     if "task" not in meta or "position" not in meta:
-        raise CheckpointError(f"{path} is not a minirnn training checkpoint (no task/position)")
+        raise CheckpointError(f"{path} is not a checkpoint of minirnn run's training loop "
+                              f"(it has no task and position)")
     return parts["params"], parts["opt"], parts["state"], meta
 
 

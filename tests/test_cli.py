@@ -90,7 +90,14 @@ def test_bad_checkpoint_is_reported_without_traceback(tmp_path):
     bad.write_text("garbage")
     result = invoke("sample", "--checkpoint", str(bad))
     assert result.exit_code == 1 and "corrupt or truncated" in result.output
-    assert "Traceback" not in result.output
+    assert "Traceback" not in result.output and "pickle" not in result.output
+    assert result.output.count(str(bad)) == 1
+    import numpy as np
+    np.savez(tmp_path / "params.npz", A=np.eye(2))           # an npz, but not a run's
+    result = invoke("predict", "--checkpoint", str(tmp_path / "params.npz"), "good")
+    assert result.exit_code == 1 and "no task and position" in result.output
+    result = invoke("predict", "--checkpoint", str(tmp_path / "params.npz"), "  ")
+    assert result.exit_code == 2 and "TEXT is empty" in result.output
     result = invoke("run", "elman", "--data", "shakespeare", *TINY, "--out", str(tmp_path), "--resume")
     assert result.exit_code == 1 and "not a readable minirnn checkpoint" in result.output
 

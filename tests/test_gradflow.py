@@ -1,5 +1,6 @@
 """gradflow: the restart trick gives dL/dh_k exactly (checked by finite differences)."""
 import numpy as np
+import pytest
 
 from minirnn import gradflow, lstm
 from minirnn.gradcheck import numerical_gradient
@@ -36,3 +37,15 @@ def test_cli_prints_the_table():
     assert result.exit_code == 0, result.output
     assert "elman init" in result.output and "lstm trained" in result.output
     assert result.output.count("\n") >= 5
+
+
+def test_cli_plots_into_a_folder_it_makes(tmp_path):
+    pytest.importorskip("matplotlib")
+    from click.testing import CliRunner
+
+    from minirnn.cli import main
+    path = tmp_path / "new" / "gradflow.png"
+    result = CliRunner().invoke(main, ["gradflow", "--length", "4", "--steps", "2",
+                                       "--plot", str(path)])
+    assert result.exit_code == 0, result.output
+    assert path.read_bytes().startswith(b"\x89PNG")

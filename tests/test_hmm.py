@@ -201,3 +201,8 @@ def test_bad_input_is_named(rng):
     for call, message in cases:
         with pytest.raises(ValueError, match=message):
             call()
+
+
+def test_more_gaussian_states_than_observations_is_named(rng):
+    with pytest.raises(ValueError, match="K = 5 states .* only 4"):
+        hmm.init_gaussian(rng, 5, rng.standard_normal((4, 1, 1)))

@@ -90,6 +90,6 @@ def test_cli_run_then_predict(tmp_path):
 
 def test_options_of_another_task_are_refused():
     result = invoke("run", "lstm", "--data", "imdb", "--data-dir", str(SAMPLE), "--seq-len", "5")
-    assert result.exit_code == 2 and "--seq-len do not apply to the sentiment task" in result.output
+    assert result.exit_code == 2 and "--seq-len do not apply to lstm --data imdb" in result.output
     result = invoke("run", "elman", "--data", "shakespeare", "--bidirectional")
     assert result.exit_code == 2 and "--bidirectional do not apply" in result.output

@@ -113,4 +113,4 @@ def test_options_of_other_tasks_are_refused():
     result = invoke("run", "lstm", "--data", "imdb", "--no-attention")
     assert result.exit_code == 2 and "--attention do not apply" in result.output
     result = invoke("run", "seq2seq", "--data", "dates", "--bidirectional")
-    assert result.exit_code == 2 and "--bidirectional do not apply to the seq2seq task" in result.output
+    assert result.exit_code == 2 and "--bidirectional do not apply to seq2seq --data dates" in result.output

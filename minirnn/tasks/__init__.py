@@ -44,13 +44,13 @@ TASKS = {("hmm", "casino"): hmm_tasks,
 TRAINED = (charlm, sentiment, seq2seq)  # by minirnn.train's loop; the rest are fitted (EM, ...)
 
 
-def _settings(module, given):
+def _settings(module, given, task):
     """The task's Settings from the options given; an option it has no use for is an error."""
     names = {f.name for f in fields(module.Settings)}
     unused = sorted(k for k in given if k not in names)
     if unused:
         raise KeyError(f"option(s) {', '.join('--' + k.replace('_', '-') for k in unused)} "
-                       f"do not apply to the {module.__name__.split('.')[-1]} task")
+                       f"do not apply to {task}")
     return module.Settings(**given)
 
 
@@ -67,7 +67,7 @@ def build(model, data, given, data_dir=None):
     module = lookup(model, data)
     names = {f.name for f in fields(module.Settings)}
     given = {**given, **{k: v for k, v in (("model", model), ("data", data)) if k in names}}
-    return module.build(_settings(module, given), data_dir)
+    return module.build(_settings(module, given, f"{model} --data {data}"), data_dir)
 
 
 def _module_of(meta):

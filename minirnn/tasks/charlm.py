@@ -131,7 +131,8 @@ class CharLM:
 
     def evaluate(self, params):
         val = self.loss(params, self.val_ids)
-        return {"val_loss": val, "val_bpc": val / LN2, "val_ppl": float(np.exp(val))}
+        with np.errstate(over="ignore"):        # a diverged model's perplexity is inf
+            return {"val_loss": val, "val_bpc": val / LN2, "val_ppl": float(np.exp(val))}
 
     def sample(self, params, rng, length=500, temperature=1.0, prime="\n"):
         """Draw ``length`` characters from softmax(z / temperature) after ``prime``."""
