@@ -62,14 +62,19 @@ def report(errors, tol):
     return lines, all(e <= tol for e in errors.values())
 
 
+def perturbed(params, rng, scale=0.3):
+    """params moved in place away from their initial values (zero biases, for one)."""
+    for p in params.values():
+        p += scale * rng.standard_normal(p.shape)
+    return params
+
+
 def cell_problem(cell, rng, states=("h0",), init_options=None, **options):
     """A small float64 problem for a recurrent cell over a whole padded sequence batch:
     L = sum_t <h_t, R_t> with random R, lengths (T, 3, 0), random initial ``states``.
     ``init_options`` go to cell.init, ``options`` to cell.forward."""
     T, B, D, H = 6, 3, 4, 5
-    params = cell.init(rng, D, H, np.float64, **(init_options or {}))
-    for p in params.values():
-        p += 0.3 * rng.standard_normal(p.shape)          # away from special init values
+    params = perturbed(cell.init(rng, D, H, np.float64, **(init_options or {})), rng)
     arrays = {**params, "x": rng.standard_normal((T, B, D)),
               **{name: rng.standard_normal((B, H)) for name in states}}
     R = rng.standard_normal((T, B, H))
@@ -88,9 +93,7 @@ def birnn_problem(rng):
     the layers; the dropout rng is re-seeded on every call, so all differences see the
     same mask."""
     T, B, D, H = 5, 3, 3, 4
-    params = birnn.init(rng, elman, D, H, num_layers=2, dtype=np.float64)
-    for p in params.values():
-        p += 0.3 * rng.standard_normal(p.shape)
+    params = perturbed(birnn.init(rng, elman, D, H, num_layers=2, dtype=np.float64), rng)
     arrays = {**params, "x": rng.standard_normal((T, B, D))}
     R = rng.standard_normal((T, B, 2 * H))
     lengths = np.array([T, 3, 0])
@@ -161,9 +164,7 @@ def attention_problem(rng, kind):
         arrays = {"x": rng.standard_normal((Tk, B, d))}
     else:
         params = {}
-    for p in params.values():
-        p += 0.3 * rng.standard_normal(p.shape)
-    arrays.update(params)
+    arrays.update(perturbed(params, rng))
     # q_i . b_k is the same for every key of row i, so softmax cancels it: dL/db_k = 0
     # exactly, and a relative error against finite-difference noise means nothing.
     arrays.pop("b_k", None)
@@ -193,9 +194,7 @@ def seq2seq_problem(rng, attention=True, steps=11):
     task = seq2seq.build(seq2seq.Settings(attention=attention, hidden=3, embed=2,
                                           dtype="float64", train_size=3, val_size=0,
                                           test_size=0))
-    params = task.init_params(rng)
-    for p in params.values():
-        p += rng.standard_normal(p.shape)      # away from init: peaked attention, large grads
+    params = perturbed(task.init_params(rng), rng, scale=1.0)   # peaked attention, large grads
     inputs, lengths, targets = seq2seq.time_major_batch(task.train, np.arange(3))
     arrays = {k: v for k, v in params.items() if k != "E_x"}
     return lambda: task.loss_and_grads(params, inputs, lengths, targets[:steps]), arrays

@@ -11,11 +11,6 @@ def qkv(rng, Tq=5, Tk=6, B=3, d=4, dv=2, dtype=np.float64):
     return tuple(rng.standard_normal(s).astype(dtype) for s in ((Tq, B, d), (Tk, B, d), (Tk, B, dv)))
 
 
-def perturbed(params, rng, scale=0.3):
-    """Parameters moved away from their initial values (e.g. zero biases)."""
-    return {k: (p + scale * rng.standard_normal(p.shape)).astype(p.dtype) for k, p in params.items()}
-
-
 @pytest.mark.parametrize("causal", [False, True])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_dot_product_matches_reference(rng, causal, dtype):
@@ -31,7 +26,7 @@ def test_dot_product_matches_reference(rng, causal, dtype):
 
 def test_additive_matches_reference(rng):
     q, k, v = qkv(rng, d=3)
-    params = perturbed(attention.additive_init(rng, 3, 3, 7, np.float64), rng)
+    params = gradcheck.perturbed(attention.additive_init(rng, 3, 3, 7, np.float64), rng)
     lengths = np.array([1, 6, 3])
     out, A, _ = attention.additive_forward(params, q, k, v, lengths)
     ref_out, ref_A = ref.additive(params, q, k, v, lengths)
@@ -41,7 +36,7 @@ def test_additive_matches_reference(rng):
 @pytest.mark.parametrize("heads", [1, 2, 4])
 def test_multihead_matches_reference(rng, heads):
     x = rng.standard_normal((6, 3, 8))
-    params = perturbed(attention.multihead_init(rng, 8, np.float64), rng)
+    params = gradcheck.perturbed(attention.multihead_init(rng, 8, np.float64), rng)
     lengths = np.array([6, 3, 1])
     y, A, _ = attention.multihead_forward(params, x, heads, lengths, causal=True)
     assert A.shape == (3, heads, 6, 6)
@@ -92,7 +87,7 @@ def test_gradcheck_whole_padded_batch(rng, name):
 def test_key_bias_gets_no_gradient(rng):
     """q_i . b_k adds the same number to every score of row i: the softmax cancels it."""
     x = rng.standard_normal((5, 2, 4))
-    params = perturbed(attention.multihead_init(rng, 4, np.float64), rng)
+    params = gradcheck.perturbed(attention.multihead_init(rng, 4, np.float64), rng)
     y, _, cache = attention.multihead_forward(params, x, 2, np.array([5, 3]))
     _, grads = attention.multihead_backward(rng.standard_normal(y.shape), cache)
     assert np.abs(grads["b_k"]).max() < 1e-12 < np.abs(grads["b_q"]).max()
@@ -140,7 +135,7 @@ def test_matches_torch_scaled_dot_product_attention(rng):
 def test_matches_torch_multihead_attention(rng):
     torch = pytest.importorskip("torch")
     T, B, E, heads = 6, 3, 8, 2
-    params = perturbed(attention.multihead_init(rng, E, np.float64), rng)
+    params = gradcheck.perturbed(attention.multihead_init(rng, E, np.float64), rng)
     x, dy = rng.standard_normal((T, B, E)), rng.standard_normal((T, B, E))
     lengths = np.array([6, 3, 1])
     y, A, cache = attention.multihead_forward(params, x, heads, lengths, causal=True)

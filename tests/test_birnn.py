@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from minirnn import birnn, elman
-from minirnn.gradcheck import check
+from minirnn.gradcheck import check, perturbed
 
 LENGTHS = np.array([6, 3, 0, 1])          # full, short, empty, one step (T = 6)
 
@@ -18,8 +18,7 @@ def cell(request):
 
 def problem(rng, cell, num_layers=1, bidirectional=True, T=6, B=4, D=3, H=4):
     """float64 params with no zero entries (init zeroes biases), and an input x."""
-    p = birnn.init(rng, cell, D, H, num_layers, bidirectional, np.float64)
-    p = {k: v + 0.3 * rng.standard_normal(v.shape) for k, v in p.items()}
+    p = perturbed(birnn.init(rng, cell, D, H, num_layers, bidirectional, np.float64), rng)
     return p, rng.standard_normal((T, B, D))
 
 

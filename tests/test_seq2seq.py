@@ -22,9 +22,7 @@ def make_task(**options):
 
 def float64_problem(rng, attention):
     task = make_task(attention=attention, hidden=3, embed=2, dtype="float64")
-    params = task.init_params(rng)
-    for p in params.values():
-        p += rng.standard_normal(p.shape)
+    params = gradcheck.perturbed(task.init_params(rng), rng, scale=1.0)
     return task, params, seq2seq.time_major_batch(task.train, np.arange(3))
 
 
