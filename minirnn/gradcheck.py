@@ -69,6 +69,13 @@ def perturbed(params, rng, scale=0.3):
     return params
 
 
+def step_problem(task, rng, batch, state=None, scale=0.3):
+    """A task's training step as a problem: its loss and gradients w.r.t. every
+    parameter. Dropout masks are re-seeded on every call: every difference sees the same."""
+    params = perturbed(task.init_params(rng), rng, scale)
+    return lambda: task.step(params, batch, state, np.random.default_rng(0))[:2], params
+
+
 def cell_problem(cell, rng, states=("h0",), init_options=None, **options):
     """A small float64 problem for a recurrent cell over a whole padded sequence batch:
     L = sum_t <h_t, R_t> with random R, lengths (T, 3, 0), random initial ``states``.
@@ -187,17 +194,16 @@ def attention_problem(rng, kind):
 
 
 def seq2seq_problem(rng, attention=True, steps=11):
-    """The date translator's cross-entropy over its first ``steps`` outputs (3 inputs,
-    float64, tiny sizes): the decoder with or without attention, back into the encoder.
-    E_x is left out: its rows only gather the encoder's dx, checked by "birnn"."""
+    """The date translator's training step, its cross-entropy over the first ``steps``
+    outputs of 3 inputs (float64, tiny sizes): the decoder with or without attention,
+    back through the encoder into the input embedding E_x."""
     from .tasks import seq2seq                 # tasks import the concepts checked here
     task = seq2seq.build(seq2seq.Settings(attention=attention, hidden=3, embed=2,
                                           dtype="float64", train_size=3, val_size=0,
                                           test_size=0))
-    params = perturbed(task.init_params(rng), rng, scale=1.0)   # peaked attention, large grads
     inputs, lengths, targets = seq2seq.time_major_batch(task.train, np.arange(3))
-    arrays = {k: v for k, v in params.items() if k != "E_x"}
-    return lambda: task.loss_and_grads(params, inputs, lengths, targets[:steps]), arrays
+    # far from init: peaked attention, large gradients
+    return step_problem(task, rng, (inputs, lengths, targets[:steps]), scale=1.0)
 
 
 PROBLEMS = {

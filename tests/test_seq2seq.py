@@ -30,7 +30,7 @@ def float64_problem(rng, attention):
                                               (False, dates.TARGET_LEN)])
 def test_gradcheck_decoder_and_encoder(rng, attention, steps):
     """The cross-entropy of the first ``steps`` outputs (one decoder step, then all),
-    back through the whole encoder sequence."""
+    back through the whole encoder sequence into the input embedding E_x."""
     errors = check(*gradcheck.seq2seq_problem(rng, attention, steps))
     assert max(errors.values()) <= 1e-6, errors
 
