@@ -206,6 +206,30 @@ def seq2seq_problem(rng, attention=True, steps=11):
     return step_problem(task, rng, (inputs, lengths, targets[:steps]), scale=1.0)
 
 
+def sentiment_problem(rng):
+    """The review classifier's training step on 3 reviews of lengths 5, 2, 3 over a
+    6-word vocabulary (float64, tiny sizes): bidirectional LSTM, mean and max pooling,
+    word dropout 0.3 and dropout 0.5 on the pooled features."""
+    from .tasks import sentiment
+    task = sentiment.Sentiment(sentiment.Settings(hidden=2, embed=3, word_dropout=0.3, dropout=0.5,
+                                                  dtype="float64"),
+                               ["<pad>", "<unk>", "good", "bad", "plot", "film"])
+    lengths = np.array([5, 2, 3])
+    tokens = rng.integers(1, 6, (5, 3))
+    tokens[np.arange(5)[:, None] >= lengths] = 0                   # padding after each review
+    return step_problem(task, rng, (tokens, lengths, np.array([1, 0, 1])))
+
+
+def charlm_problem(rng):
+    """The char LM's training step (truncated BPTT) on 2 streams of 6 characters over a
+    5-character vocabulary (float64, tiny sizes), from a random carried-in state."""
+    from .tasks import charlm
+    task = charlm.CharLM(charlm.Settings(hidden=4, embed=3, dtype="float64"), "abcde")
+    ids = rng.integers(0, 5, (7, 2))
+    state = {"h": rng.standard_normal((2, 4))}
+    return step_problem(task, rng, (ids[:-1], ids[1:]), state)
+
+
 PROBLEMS = {
     "elman": lambda rng: cell_problem(elman, rng),
     "lstm": lambda rng: cell_problem(lstm, rng, states=("h0", "c0")),
@@ -220,4 +244,6 @@ PROBLEMS = {
     "attention-additive": lambda rng: attention_problem(rng, "additive"),
     "seq2seq": seq2seq_problem,
     "seq2seq-no-attention": lambda rng: seq2seq_problem(rng, attention=False),
+    "sentiment": sentiment_problem,
+    "charlm": charlm_problem,
 }

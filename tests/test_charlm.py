@@ -1,8 +1,8 @@
-"""Character LM: sequence batching, learning, and temperature sampling."""
+"""Character LM: sequence batching, the step's gradients, learning, and temperature sampling."""
 import numpy as np
 import pytest
 
-from minirnn import train
+from minirnn import gradcheck, train
 from minirnn.tasks.charlm import CharLM, Settings, streams
 
 
@@ -18,6 +18,13 @@ def test_batches_follow_the_text_and_continue_across_chunks():
         assert np.array_equal(x, rows[:, 7 * i: 7 * i + 7].T)
         assert np.array_equal(y[:-1], x[1:]) and np.array_equal(y[-1], x_next[0])
     assert np.array_equal(streams(np.arange(10), 3), [[0, 1, 2], [3, 4, 5], [6, 7, 8]])
+
+
+def test_gradcheck_whole_step(rng):
+    """Every gradient of a truncated-BPTT step, embedding included, against centred
+    differences, from a carried-in state."""
+    errors = gradcheck.check(*gradcheck.charlm_problem(rng))
+    assert max(errors.values()) <= 1e-6, errors
 
 
 def test_learns_a_repetitive_text_and_samples_it_back(tmp_path):

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from minirnn import train
+from minirnn import gradcheck, train
 from minirnn.cli import main
 from minirnn.data import SHIPPED, imdb
 from minirnn.tasks.sentiment import Sentiment, Settings
@@ -32,6 +32,13 @@ def test_training_fits_the_training_reviews(tmp_path, model, bidirectional):
     assert accuracy >= 0.9                                    # 90 reviews, memorised
     metrics = task.evaluate(params)
     assert {"val_acc", "test_acc", "val_loss", "test_loss"} <= metrics.keys()
+
+
+def test_gradcheck_whole_step(rng):
+    """Every gradient of a training step: affine, dropout, both poolings, the
+    bidirectional LSTM, word dropout and the embedding, against centred differences."""
+    errors = gradcheck.check(*gradcheck.sentiment_problem(rng))
+    assert max(errors.values()) <= 1e-6, errors
 
 
 def test_batches_are_time_major_cut_to_their_longest_review():
