@@ -85,7 +85,7 @@ class CharLM:
 
     # -- batches: chunk i of every stream, targets shifted by one character
     def num_batches(self, epoch):
-        return (self.train_rows.shape[1] - 1) // self.s.seq_len
+        return max(0, (self.train_rows.shape[1] - 1) // self.s.seq_len)    # 0: streams too short
 
     def batch(self, epoch, i):
         T = self.s.seq_len
