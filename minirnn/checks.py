@@ -37,12 +37,34 @@ def lengths(lengths, B, T):
     return lengths.astype(np.int64)
 
 
+def ids(name, idx, n):
+    """idx must hold integers in [0, n): NumPy would take -1 as the last row or class."""
+    idx = np.asarray(idx)
+    if not np.issubdtype(idx.dtype, np.integer):
+        raise ValueError(f"{name}: expected integer ids, got {idx.dtype}")
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        raise ValueError(f"{name}: expected ids in [0, {n}), got [{idx.min()}, {idx.max()}]")
+
+
 def finite(name, x):
     """Stop on NaN/inf, naming the first offending index."""
     bad = ~np.isfinite(x)
     if bad.any():
         where = tuple(int(i) for i in np.argwhere(bad)[0])
         raise ValueError(f"{name}: non-finite value {x[where]} at index {where}")
+
+
+def parameters(params, **shapes):
+    """Each params[name] a float array of shapes[name] (None: any size), all of the
+    first one's dtype: a wrong-sized bias would otherwise be read past its end by a
+    kernel, which checks no bounds."""
+    dtype = None
+    for name, want in shapes.items():
+        if name not in params:
+            raise ValueError(f"params: missing {name!r}; has {sorted(params)}")
+        float_array(name, params[name], len(want), dtype)
+        shape(name, params[name], want)
+        dtype = dtype or params[name].dtype
 
 
 def recurrent_inputs(x, W_x, H, seq_lengths, **states):

@@ -44,8 +44,9 @@ def forward(params, x, h0=None, lengths=None, nonlinearity="tanh", device="cpu",
     Returns h (T, B, H) and the cache for ``backward``, None with ``backprop=False``
     (evaluation: nothing is kept for a backward pass, as in lstm.forward).
     """
+    H = params["W_h"].shape[0]
+    checks.parameters(params, W_x=(None, H), W_h=(H, H), b=(H,))
     W_x, W_h, b = params["W_x"], params["W_h"], params["b"]
-    H = W_h.shape[0]
     lengths, h0 = checks.recurrent_inputs(x, W_x, H, lengths, h0=h0)
     T, B, D = x.shape
     if nonlinearity not in NONLINEARITIES:

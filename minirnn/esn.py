@@ -151,6 +151,9 @@ def generate(params, ro, u0, x0, steps, leak):
     checks.float_array("u0", u0, 2, W.dtype)
     checks.shape("u0", u0, (B, D))
     checks.shape("W_out", ro["W_out"], (D, N))
+    checks.shape("b_out", ro["b_out"], (D,))
+    if ro["W_u"].size:
+        checks.shape("W_u", ro["W_u"], (D, D))
     _leak(leak)
     W_u = ro["W_u"] if ro["W_u"].size else np.zeros((D, D))   # no input columns: W_u = 0
     cast = lambda a: np.ascontiguousarray(a, W.dtype)       # noqa: E731

@@ -148,6 +148,8 @@ def propagate(A, M, device="cpu"):
     """A M (eq. 5) for A a CSR (N, N') and M (N', C), by the ``device`` kernel."""
     if device not in kernels.KERNELS:
         raise ValueError(f"device: expected one of {sorted(kernels.KERNELS)}, got {device!r}")
+    checks.float_array("M", M, 2)
+    checks.shape("M", M, (A.shape[1], None))               # the kernels check no bounds
     out = np.empty((A.shape[0], M.shape[1]), M.dtype)
     kernels.KERNELS[device](A.indptr, A.indices, A.data.astype(M.dtype, copy=False),
                             np.ascontiguousarray(M), out)

@@ -69,8 +69,9 @@ def forward(params, x, h0=None, lengths=None, variant="after", device="cpu", bac
     (Cho et al.) before it. Returns h (T, B, H) and the cache for ``backward``, None
     with ``backprop=False`` (evaluation: nothing is kept for a backward pass).
     """
+    H = params["W_h"].shape[0]
+    checks.parameters(params, W_x=(None, 3 * H), W_h=(H, 3 * H), b_x=(3 * H,), b_h=(None,))
     W_x, W_h, b_x, b_h = params["W_x"], params["W_h"], params["b_x"], params["b_h"]
-    H = W_h.shape[0]
     lengths, h0 = checks.recurrent_inputs(x, W_x, H, lengths, h0=h0)
     T, B, D = x.shape
     _check_variant(variant)

@@ -13,17 +13,20 @@ batch and a time-major (T, B, D) sequence batch. Derivations: ``docs/training.rs
 """
 import numpy as np
 
+from . import checks
 from .kernels.layers import max_over_time, scatter_add_rows
 
 
 def embedding_forward(E, idx):
     """Look up rows of E (V, D) for integer ids idx (...). Returns out (..., D), cache."""
+    checks.ids("idx", idx, E.shape[0])
     return E[idx], (idx, E.shape)
 
 
 def embedding_backward(dout, cache):
     """dout (..., D) -> dE (V, D): the rows of every id, summed where ids repeat."""
     idx, shape = cache
+    checks.shape("dout", dout, (*np.shape(idx), shape[1]))   # the kernel checks no bounds
     dE = np.zeros(shape, dout.dtype)
     scatter_add_rows(dE, idx.ravel(), dout.reshape(-1, shape[1]))
     return dE
@@ -54,6 +57,8 @@ def softmax_cross_entropy(z, y, mask=None):
     ``mask`` (...) of 0/1 weights leaves padded positions out of both the loss and its
     gradient; the mean is over the unmasked positions. Returns (loss, dz).
     """
+    checks.ids("y", y, z.shape[-1])
+    checks.shape("y", y, z.shape[:-1])
     if mask is None:
         mask = np.ones(y.shape, z.dtype)
     count = max(float(mask.sum()), 1.0)
@@ -100,6 +105,8 @@ def dropout_forward(x, p, rng, shape=None):
     1/(1-p), so evaluation (rng None or p = 0) is the identity. Returns out, cache.
     A ``shape`` that broadcasts to x's drops whole slices: (T, B, 1) drops whole
     word vectors of a (T, B, D) batch."""
+    if not 0 <= p < 1:
+        raise ValueError(f"p: expected a dropout rate in [0, 1), got {p}")
     if rng is None or p == 0:
         return x, None
     keep = (rng.random(shape or x.shape) >= p).astype(x.dtype) / (1 - p)
@@ -117,6 +124,7 @@ def _steps_mask(lengths, T):
 
 def mean_pool_forward(h, lengths):
     """h (T, B, H) -> mean over each sequence's valid steps (B, H); empty -> 0."""
+    lengths = checks.lengths(lengths, h.shape[1], h.shape[0])
     mask = _steps_mask(lengths, h.shape[0])
     count = np.maximum(lengths, 1)[:, None].astype(h.dtype)
     return (h * mask).sum(axis=0) / count, (mask, count)
@@ -131,6 +139,7 @@ def max_pool_forward(h, lengths):
     """h (T, B, H) -> max over each sequence's valid steps (B, H); empty -> 0.
     The gradient goes to the (first) step holding the maximum."""
     T, B, H = h.shape
+    lengths = checks.lengths(lengths, B, T)                  # the kernel checks no bounds
     out, arg = np.empty((B, H), h.dtype), np.empty((B, H), np.int64)
     max_over_time(h, lengths, out, arg)
     return out, (arg, lengths, h.shape)

@@ -56,8 +56,10 @@ def forward(params, x, h0=None, c0=None, lengths=None, device="cpu", backprop=Tr
     (evaluation, prediction) nothing is kept for a backward pass: the cache is None,
     h is the same, and the gates and cells of all steps are never stored.
     """
+    H = params["W_h"].shape[0]
+    peepholes = {k: (H,) for k in PEEPHOLES} if PEEPHOLES[0] in params else {}
+    checks.parameters(params, W_x=(None, 4 * H), W_h=(H, 4 * H), b=(4 * H,), **peepholes)
     W_x, W_h, b = params["W_x"], params["W_h"], params["b"]
-    H = W_h.shape[0]
     lengths, h0, c0 = checks.recurrent_inputs(x, W_x, H, lengths, h0=h0, c0=c0)
     T, B, D = x.shape
     if device not in kernels.KERNELS:

@@ -39,8 +39,11 @@ def adam(params, grads, state, lr, beta1=0.9, beta2=0.999, eps=1e-8):
     t = int(state.get("t", 0)) + 1
     state["t"] = np.array(t)
     for k, g in grads.items():
-        m = state.setdefault("m/" + k, np.zeros_like(g))
-        v = state.setdefault("v/" + k, np.zeros_like(g))
+        if not (params[k].flags.c_contiguous and params[k].flags.writeable):
+            raise ValueError(f"params[{k!r}]: Adam updates it in place through a flat view, "
+                             f"which needs a writeable C-contiguous array (np.ascontiguousarray)")
+        m = state.setdefault("m/" + k, np.zeros(g.shape, g.dtype))   # C order: flat views
+        v = state.setdefault("v/" + k, np.zeros(g.shape, g.dtype))
         adam_update(params[k].reshape(-1), np.ascontiguousarray(g).reshape(-1), m.reshape(-1),
                     v.reshape(-1), lr, beta1, beta2, eps, 1 - beta1 ** t, 1 - beta2 ** t)
 

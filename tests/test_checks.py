@@ -1,0 +1,98 @@
+"""Input checks at the public functions: each bad input is an error that names it.
+
+The kernels check no bounds, so every case here was, before its check, a silently
+wrong result (a read past the end of an array, or NumPy's -1 meaning the last row).
+"""
+import numpy as np
+import pytest
+
+from minirnn import elman, esn, gcn, gru, layers, lstm, optim
+
+CELLS = {"elman": (elman, "b"), "lstm": (lstm, "b"), "gru": (gru, "b_x")}
+
+
+@pytest.mark.parametrize("name", CELLS)
+def test_a_bias_of_the_wrong_size_is_named(rng, name):
+    cell, bias = CELLS[name]
+    params = cell.init(rng, 3, 4, np.float64)
+    x = rng.standard_normal((5, 2, 3))
+    params[bias] = params[bias][:-1]
+    with pytest.raises(ValueError, match=f"{bias}: expected shape"):
+        cell.forward(params, x)
+    del params[bias]
+    with pytest.raises(ValueError, match=f"params: missing '{bias}'"):
+        cell.forward(params, x)
+
+
+def test_peepholes_of_the_wrong_size_or_dtype_are_named(rng):
+    params = lstm.init(rng, 3, 4, np.float64, peephole=True)
+    x = rng.standard_normal((5, 2, 3))
+    params["p_f"] = np.zeros(7)
+    with pytest.raises(ValueError, match=r"p_f: expected shape \(4\)"):
+        lstm.forward(params, x)
+    params["p_f"] = np.zeros(4, np.float32)
+    with pytest.raises(ValueError, match="p_f: expected dtype float64"):
+        lstm.forward(params, x)
+
+
+@pytest.mark.parametrize("pool", [layers.mean_pool_forward, layers.max_pool_forward])
+@pytest.mark.parametrize("lengths", [[4, 2], [-1, 2], [3]])
+def test_pooling_refuses_lengths_outside_the_steps(rng, pool, lengths):
+    with pytest.raises(ValueError, match="lengths: expected"):
+        pool(rng.standard_normal((3, 2, 5)), np.array(lengths))
+
+
+def test_ids_outside_the_table_or_classes_are_refused(rng):
+    E = rng.standard_normal((4, 2))
+    with pytest.raises(ValueError, match=r"idx: expected ids in \[0, 4\), got \[-1, 2\]"):
+        layers.embedding_forward(E, np.array([2, -1]))
+    with pytest.raises(ValueError, match="idx: expected integer ids"):
+        layers.embedding_forward(E, np.array([0.0, 1.0]))
+    _, cache = layers.embedding_forward(E, np.array([[0, 3]]))
+    with pytest.raises(ValueError, match=r"dout: expected shape \(1, 2, 2\)"):
+        layers.embedding_backward(np.ones((1, 2, 3)), cache)
+    z = rng.standard_normal((2, 3))
+    with pytest.raises(ValueError, match=r"y: expected ids in \[0, 3\)"):
+        layers.softmax_cross_entropy(z, np.array([0, -1]))
+
+
+@pytest.mark.parametrize("p", [1.0, -0.1])
+def test_dropout_rate_outside_0_1_is_refused(rng, p):
+    with pytest.raises(ValueError, match="p: expected a dropout rate"):
+        layers.dropout_forward(np.ones(3), p, rng)
+
+
+def test_adam_refuses_a_parameter_it_cannot_update_in_place():
+    tied = {"W": np.ones((3, 2)).T}                  # a transposed view, as a tied weight
+    with pytest.raises(ValueError, match=r"params\['W'\]: .*C-contiguous"):
+        optim.adam(tied, {"W": np.ones((2, 3))}, {}, lr=0.1)
+
+
+def test_adam_with_a_fortran_ordered_gradient_equals_a_c_ordered_one(rng):
+    g = rng.standard_normal((3, 4))
+    runs = []
+    for grad in (g, np.asfortranarray(g)):
+        params, state = {"W": np.zeros((3, 4))}, {}
+        for _ in range(3):
+            optim.adam(params, {"W": grad}, state, lr=0.1)
+        runs.append(params["W"])
+    assert np.array_equal(runs[0], runs[1]) and np.abs(runs[0]).min() > 0.1
+
+
+def test_gcn_propagate_refuses_m_whose_rows_are_not_a_columns():
+    A = gcn.normalized_adjacency(np.array([[0, 1], [1, 2]]), 3)
+    with pytest.raises(ValueError, match=r"M: expected shape \(3, \?\)"):
+        gcn.propagate(A, np.ones((2, 4)))
+    with pytest.raises(ValueError, match="M: expected float32 or float64"):
+        gcn.propagate(A, np.ones((3, 4), np.int64))
+
+
+def test_esn_generate_refuses_a_readout_of_the_wrong_size(rng):
+    params = esn.init(rng, 1, 20)
+    ro = {"W_out": np.ones((1, 20)), "W_u": np.ones((1, 1)), "b_out": np.zeros(2)}
+    u0, x0 = np.zeros((1, 1)), np.zeros((1, 20))
+    with pytest.raises(ValueError, match=r"b_out: expected shape \(1\)"):
+        esn.generate(params, ro, u0, x0, 3, 1.0)
+    ro["b_out"], ro["W_u"] = np.zeros(1), np.ones((1, 5))
+    with pytest.raises(ValueError, match=r"W_u: expected shape \(1, 1\)"):
+        esn.generate(params, ro, u0, x0, 3, 1.0)
