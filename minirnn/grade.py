@@ -18,6 +18,8 @@ How a concept is graded:
   submitted code is what imports) with the ``grading/conftest.py`` recorder, which
   writes each test's metadata, start and result to a file as they happen. A crash or
   timeout costs the test that was running: the remaining ones run in a new process.
+  One between tests costs those not run yet; one after the last test costs nothing,
+  and the output notes it. A pytest that runs no test at all is the grader's error.
 * ``NUMBA_CACHE_DIR`` is inside the fresh working copy: no compiled kernel of another
   project (the reference, say) can stand in for the submission's.
 
@@ -196,47 +198,56 @@ def _collected(records, work, concept):
                      f"(a grader error, not the submission's):\n{_log_tail(work)}")
 
 
-def _stopped(status, timeout):
-    """Why a test process ended while a test ran, in words a student can act on."""
+def _stopped(status, timeout, when):
+    """Why a test process ended ``when`` ("while running this test", ...), in words a
+    student can act on."""
     if status == "timeout":
-        return (f"did not finish within {timeout} s, so the grader stopped it: an endless "
+        return (f"did not finish within {timeout} s, so the grader stopped it {when}: an endless "
                 f"loop (a while loop whose condition never changes?)")
     if status < 0:
         name = signal.Signals(-status).name
-        if name in ("SIGSEGV", "SIGBUS"):
-            return (f"crashed the test process ({name}, a memory fault): a kernel probably "
+        if name in ("SIGSEGV", "SIGBUS", "SIGABRT"):
+            return (f"crashed the test process ({name}, a memory fault) {when}: a kernel probably "
                     "reads or writes outside an array (Numba does not check bounds; run "
                     "the test with NUMBA_BOUNDSCHECK=1 to get an IndexError where it happens)")
-        return f"the test process was killed by {name} while running this test"
-    return (f"the test process exited with status {status} while running this test "
+        return f"the test process was killed by {name} {when}"
+    return (f"the test process exited with status {status} {when} "
             "(os._exit or a crash of the interpreter)")
 
 
 def grade_concept(submission, concept, work, timeout):
-    """Results of ``concept``'s graded tests on ``submission``, in collection order:
-    dicts with name, score, max_score, output, visibility."""
+    """Results of ``concept``'s graded tests on ``submission``, in collection order
+    (dicts with name, score, max_score, output, visibility), and a note when the test
+    process crashed after its last test (or None)."""
     missing = working_copy(submission, concept, work)
     files = graded_test_files(work, concept)
     if missing:
         records, _ = _run_pytest(work, files, timeout, collect_only=True)
         said = (f"{', '.join(missing)} not found in the submission: submit the file at "
                 "this path inside the project")
-        return [_entry(test, False, said) for test in _collected(records, work, concept)]
-    tests, results, targets = None, {}, files
+        return [_entry(test, False, said) for test in _collected(records, work, concept)], None
+    tests, results, targets, note = None, {}, files, None
     while targets:
         records, status = _run_pytest(work, targets, timeout)
         tests = tests or _collected(records, work, concept)
         started = [e["id"] for e in records if e["event"] == "start"]
         results.update({e["id"]: (e["passed"], e["output"]) for e in records if e["event"] == "result"})
+        if not started:                       # the submission runs only inside tests
+            raise GradeError(f"{concept}: pytest ended with status {status} before any "
+                             f"test ran (a grader error):\n{_log_tail(work)}")
         unfinished = [i for i in started if i not in results]
         if unfinished:                        # the process died inside this test
-            results[unfinished[0]] = (False, _stopped(status, timeout))
+            results[unfinished[0]] = (False, _stopped(status, timeout, "while running this test"))
         remaining = [t["id"] for t in tests if t["id"] not in results]
-        if not unfinished and (status not in (0, 1) or remaining == targets):
-            raise GradeError(f"{concept}: pytest ended with status {status} outside any "
-                             f"test (a grader error):\n{_log_tail(work)}")
+        if not unfinished and status not in (0, 1):   # it died between tests or at exit
+            for i in remaining:
+                results[i] = (False, "not run: " + _stopped(status, timeout, "before this test"))
+            if not remaining:
+                note = (f"{concept}: {_stopped(status, timeout, 'after its last test')}; "
+                        "the results of its tests stand")
+            remaining = []
         targets = remaining
-    return [_entry(test, *results[test["id"]]) for test in tests]
+    return [_entry(test, *results[test["id"]]) for test in tests], note
 
 
 def _entry(test, passed, output):
@@ -261,12 +272,15 @@ def grade(submission, only=None, timeout=300):
     if not Path(submission).is_dir():
         raise ValueError(f"{submission} is not a folder: give the project (or submission) folder")
     start = time.monotonic()
-    tests = []
+    tests, notes = [], []
     with tempfile.TemporaryDirectory(prefix="minirnn-grade-") as tmp:
         for concept in concepts:
-            tests += grade_concept(Path(submission).resolve(), concept, Path(tmp) / concept, timeout)
+            concept_tests, note = grade_concept(Path(submission).resolve(), concept,
+                                                Path(tmp) / concept, timeout)
+            tests += concept_tests
+            notes += [note] if note else []
     results = {"score": sum(t["score"] for t in tests), "tests": tests}
-    results["output"] = "\n".join(summary(results))
+    results["output"] = "\n".join(summary(results) + notes)
     results["execution_time"] = round(time.monotonic() - start, 1)
     return results
 

@@ -82,6 +82,7 @@ def test_a_stripped_concept_scores_zero_saying_what_to_implement_and_twice_the_s
 
 
 def test_crashes_a_wrong_value_and_a_missing_file_cost_only_their_own_tests(tmp_path):
+    """... and a crash after the last test costs nothing; the output notes it."""
     submission = tmp_path / "submission"
     for concept in ("lstm", "hmm", "attention", "gcn"):
         for rel in assign.CONCEPTS[concept]:
@@ -91,11 +92,13 @@ def test_crashes_a_wrong_value_and_a_missing_file_cost_only_their_own_tests(tmp_
         kernel.write("\nimport ctypes\nctypes.string_at(0)     # a segmentation fault\n")
     with open(submission / "minirnn/attention.py", "a") as module:
         module.write("\nimport os\nos._exit(3)\n")
+    with open(submission / "minirnn/gcn.py", "a") as module:          # crashes at exit
+        module.write("\nimport atexit\nimport os\natexit.register(os._exit, 3)\n")
     hmm = (submission / "minirnn/kernels/hmm.py").read_text()
     assert hmm.count("prev[i] * A_T[j, i]") == 1
     (submission / "minirnn/kernels/hmm.py").write_text(          # A where A^T belongs
         hmm.replace("prev[i] * A_T[j, i]", "prev[i] * A_T[i, j]"))
-    results, _ = graded(submission, tmp_path / "results.json", "--only", "lstm,hmm,elman,attention,gcn")
+    results, printed = graded(submission, tmp_path / "results.json", "--only", "lstm,hmm,elman,attention,gcn")
     for test in by_concept(results, "lstm"):
         assert test["score"] == 0 and "crashed the test process (SIGSEGV" in test["output"]
     for test in by_concept(results, "attention"):
@@ -110,6 +113,26 @@ def test_crashes_a_wrong_value_and_a_missing_file_cost_only_their_own_tests(tmp_
         assert test["score"] == 0
         assert test["output"].startswith("minirnn/kernels/elman.py not found in the submission")
     assert all(t["score"] == t["max_score"] for t in by_concept(results, "gcn"))
+    note = ("gcn: the test process exited with status 3 after its last test (os._exit or a "
+            "crash of the interpreter); the results of its tests stand")
+    assert results["output"].endswith("\n" + note) and note in printed
+
+
+def test_a_test_process_that_dies_between_tests_costs_the_tests_it_did_not_run(tmp_path, monkeypatch):
+    """The recorder's events stand in for pytest: one test passes, then the process is
+    killed; a pytest that runs no test at all is the grader's own error."""
+    tests = [{"id": f"t{k}", "concept": "ar", "name": f"t{k}", "points": 1, "visibility": "visible"}
+             for k in range(3)]
+    records = [{"event": "collected", "tests": tests}, {"event": "start", "id": "t0"},
+               {"event": "result", "id": "t0", "passed": True, "output": "passed"}]
+    monkeypatch.setattr(grade, "_run_pytest", lambda *args, **kwargs: (records, -9))
+    entries, note = grade.grade_concept(ROOT, "ar", tmp_path / "work", 10)
+    not_run = "not run: the test process was killed by SIGKILL before this test"
+    assert [(t["score"], t["output"]) for t in entries] == [(1, "passed"), (0, not_run), (0, not_run)]
+    assert note is None
+    monkeypatch.setattr(grade, "_run_pytest", lambda *args, **kwargs: (records[:1], 2))
+    with pytest.raises(grade.GradeError, match="ar: pytest ended with status 2 before any test ran"):
+        grade.grade_concept(ROOT, "ar", tmp_path / "work2", 10)
 
 
 def test_an_endless_loop_is_stopped_and_costs_only_the_test_that_hangs(tmp_path):
