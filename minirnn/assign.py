@@ -11,8 +11,9 @@ The rules:
   line. The text should name what to write and the docs' equations, e.g.
   ``# BEGIN SOLUTION eqs. (4)-(5) of docs/lstm.rst: the cell state and hidden state``;
   without it the message says ``implement the marked solution``.
-* A BEGIN inside an open region, an END without a BEGIN, or a BEGIN never closed is
-  refused with ``file:line``: nothing is written.
+* A BEGIN inside an open region, an END without a BEGIN, a BEGIN never closed, or a
+  BEGIN indented unlike the region's first line of code (its ``raise`` would not
+  compile) is refused with ``file:line``: nothing is written.
 * A stripped file has no markers left, so stripping it again changes nothing.
 * In a Numba kernel the ``raise`` still compiles (a constant message). Put a region
   where the code after it does not need its values, e.g. the body of a loop. A helper
@@ -35,6 +36,7 @@ from pathlib import Path
 
 BEGIN = re.compile(r"^(?P<indent>[ \t]*)# BEGIN SOLUTION\b[ \t]*(?P<text>.*?)[ \t]*$")
 END = re.compile(r"^[ \t]*# END SOLUTION[ \t]*$")
+CODE = re.compile(r"^(?P<indent>[ \t]*)[^ \t#]")        # a line that is not blank or a comment
 
 CONCEPTS = {                                  # concept -> files holding its regions
     "elman": ["minirnn/kernels/elman.py"],
@@ -64,9 +66,10 @@ class MarkerError(ValueError):
 
 def regions(text, name="<text>"):
     """The regions of ``text`` as (begin, end, indent, text) with 0-based line indices
-    of the marker lines; MarkerError on nested or unbalanced markers."""
-    found, open_ = [], None
-    for k, line in enumerate(text.splitlines()):
+    of the marker lines; MarkerError on nested or unbalanced markers, or a BEGIN
+    indented unlike the code it marks."""
+    found, open_, lines = [], None, text.splitlines()
+    for k, line in enumerate(lines):
         begin = BEGIN.match(line)
         if begin and open_ is not None:
             raise MarkerError(f"{name}:{k + 1}: BEGIN SOLUTION inside the region opened at "
@@ -76,11 +79,25 @@ def regions(text, name="<text>"):
         elif END.match(line):
             if open_ is None:
                 raise MarkerError(f"{name}:{k + 1}: END SOLUTION without a BEGIN SOLUTION")
+            _check_indent(lines, open_[0], k, open_[1], name)
             found.append((open_[0], k, open_[1], open_[2]))
             open_ = None
     if open_ is not None:
         raise MarkerError(f"{name}:{open_[0] + 1}: BEGIN SOLUTION never closed by END SOLUTION")
     return found
+
+
+def _check_indent(lines, begin, end, indent, name):
+    """The raise replacing a region takes the BEGIN line's indentation: that of the
+    region's first line of code, or it would not compile."""
+    for k in range(begin + 1, end):
+        code = CODE.match(lines[k])
+        if code:
+            if code["indent"] != indent:
+                raise MarkerError(f"{name}:{begin + 1}: BEGIN SOLUTION is indented unlike the "
+                                  f"code it marks (line {k + 1}), so the raise replacing the "
+                                  "region would not compile; indent the marker like that line")
+            return
 
 
 def message(name, text):

@@ -64,6 +64,19 @@ def test_unbalanced_markers_are_refused_with_file_and_line(text, where):
         assign.strip(text, "u.py")
 
 
+@pytest.mark.parametrize("indent", ["", "            "])
+def test_a_marker_indented_unlike_its_code_is_refused_with_file_and_line(indent):
+    """Its raise would not compile: at column 0 it ends the loop, deeper it is an
+    unexpected indent."""
+    text = ("def design(s, p):\n    rows = []\n    for t in range(p, len(s)):\n"
+            f"{indent}# BEGIN SOLUTION one design row\n\n        # a comment\n"
+            "        rows.append(s[t - p:t])\n# END SOLUTION\n    return rows\n")
+    with pytest.raises(assign.MarkerError, match=r"^i\.py:4: BEGIN SOLUTION is indented unlike "
+                       r"the code it marks \(line 7\)"):
+        assign.strip(text, "i.py")
+    compile(assign.strip(text.replace(f"{indent}# BEGIN", "        # BEGIN"), "i.py"), "i.py", "exec")
+
+
 def test_make_assignment_checks_every_file_before_writing(tmp_path):
     src, out = tmp_path / "src", tmp_path / "out"
     (src / "minirnn" / "kernels").mkdir(parents=True)
