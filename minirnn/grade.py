@@ -27,6 +27,7 @@ The results list the tests in a fixed order with messages free of timings and te
 paths, so the same submission gives the same ``results.json`` except its top-level
 ``execution_time``.
 """
+import ast
 import importlib.util
 import json
 import os
@@ -151,6 +152,40 @@ def working_copy(submission, concept, work, root=ROOT):
     return missing
 
 
+def tests_imports(path):
+    """Lines of the Python file at ``path`` that import the package ``tests``, whose
+    references ship with the visible tests; none when it does not parse (its tests
+    then report the syntax error)."""
+    try:
+        tree = ast.parse(Path(path).read_bytes())
+    except (SyntaxError, ValueError):
+        return []
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            modules = [node.module]
+        else:
+            continue
+        if any(m.split(".")[0] == "tests" for m in modules):
+            lines.append(node.lineno)
+    return sorted(lines)
+
+
+def refused(work, concept, missing):
+    """Why the submission's files of ``concept`` in ``work`` score 0 without running
+    the tests (files ``missing``, or an import of the tests' references), or None."""
+    if missing:
+        return (f"{', '.join(missing)} not found in the submission: submit the file at "
+                "this path inside the project")
+    found = [f"{rel}:{line}" for rel in concept_files(concept) for line in tests_imports(work / rel)]
+    if found:
+        return (f"{', '.join(found)}: imports the package tests; a submission may not use "
+                "the reference implementations of the tests (tests/reference)")
+    return None
+
+
 def graded_test_files(work, concept):
     """The concept's graded test files present in ``work`` (visible first)."""
     files = [f"grading/test_{concept}.py", f"grading/hidden/test_{concept}.py"]
@@ -221,10 +256,9 @@ def grade_concept(submission, concept, work, timeout):
     process crashed after its last test (or None)."""
     missing = working_copy(submission, concept, work)
     files = graded_test_files(work, concept)
-    if missing:
+    said = refused(work, concept, missing)
+    if said:
         records, _ = _run_pytest(work, files, timeout, collect_only=True)
-        said = (f"{', '.join(missing)} not found in the submission: submit the file at "
-                "this path inside the project")
         return [_entry(test, False, said) for test in _collected(records, work, concept)], None
     tests, results, targets, note = None, {}, files, None
     while targets:

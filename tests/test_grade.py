@@ -135,6 +135,25 @@ def test_a_test_process_that_dies_between_tests_costs_the_tests_it_did_not_run(t
         grade.grade_concept(ROOT, "ar", tmp_path / "work2", 10)
 
 
+def test_a_submission_importing_the_tests_references_scores_zero(tmp_path):
+    rel = assign.CONCEPTS["ar"][0]
+    text = (ROOT / rel).read_text()
+    answer = text[text.index("    A = np.ones"):text.index("    return A, s[p:]")]
+    (tmp_path / rel).parent.mkdir(parents=True)
+    (tmp_path / rel).write_text(text.replace(answer, "    # from tests import nothing\n"
+                                             "    from tests.reference.esn import ar_design\n"
+                                             "    A = ar_design(s, p)[0]\n"))
+    line = (tmp_path / rel).read_text().splitlines().index(
+        "    from tests.reference.esn import ar_design") + 1
+    results, _ = graded(tmp_path, tmp_path / "results.json", "--only", "ar")
+    for test in by_concept(results, "ar"):
+        assert test["score"] == 0
+        assert test["output"] == (f"minirnn/ar.py:{line}: imports the package tests; a submission "
+                                  "may not use the reference implementations of the tests "
+                                  "(tests/reference)"), test
+    assert grade.tests_imports(ROOT / rel) == []
+
+
 def test_an_endless_loop_is_stopped_and_costs_only_the_test_that_hangs(tmp_path):
     rel = assign.CONCEPTS["esn"][0]
     text = (ROOT / rel).read_text()
