@@ -302,18 +302,19 @@ def _concepts(only):
               help="Seconds a test process may run before the grader stops it.")
 def grade(project_dir, json_path, only, timeout):
     """Run the graded tests on PROJECT_DIR (a student copy, or a submission holding the
-    concepts' files at their paths) and print points per concept (docs/instructors.rst).
-    Lost points still exit 0; a failure of the grader itself exits 1."""
+    concepts' files at their paths) and print points per concept, hidden tests included
+    (results.json's output, which students see, counts the visible tests only;
+    docs/instructors.rst). Lost points still exit 0; a failure of the grader itself exits 1."""
     from . import grade as grading
     try:
-        results = grading.grade(project_dir, _concepts(only), timeout)
+        results, report = grading.grade(project_dir, _concepts(only), timeout)
     except ValueError as error:
         raise click.UsageError(str(error))
     except grading.GradeError as error:
         raise click.ClickException(str(error))
     if json_path:
         write_json(json_path, results)
-    click.echo(results["output"])
+    click.echo(report)
     click.echo(f"graded in {results['execution_time']:.0f} s"
                + (f"; results written to {json_path}" if json_path else ""))
 

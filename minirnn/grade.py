@@ -294,7 +294,9 @@ def _entry(test, passed, output):
 
 def grade(submission, only=None, timeout=300):
     """Gradescope's results (a dict for results.json) of the concepts in ``only`` (all
-    when None) on the project or files at ``submission``."""
+    when None) on the project or files at ``submission``, and the instructor's report.
+    Both have a table of points and notes of crashes after the last test; the results'
+    ``output``, which students see, counts the visible tests only."""
     if not (ROOT / "grading").is_dir():
         raise GradeError(f"{ROOT / 'grading'} not found: the graded tests ship with the "
                          "source checkout (git clone), not with an installed wheel")
@@ -313,25 +315,26 @@ def grade(submission, only=None, timeout=300):
                                                 Path(tmp) / concept, timeout)
             tests += concept_tests
             notes += [note] if note else []
-    results = {"score": sum(t["score"] for t in tests), "tests": tests}
-    results["output"] = "\n".join(summary(results) + notes)
-    results["execution_time"] = round(time.monotonic() - start, 1)
-    return results
+    visible = [t for t in tests if t["visibility"] == "visible"]
+    results = {"score": sum(t["score"] for t in tests), "tests": tests,
+               "output": "\n".join(["visible tests:"] + summary(visible) + notes),
+               "execution_time": round(time.monotonic() - start, 1)}
+    return results, "\n".join(summary(tests) + notes)
 
 
-def summary(results):
-    """A table, one line per concept (in grading order): points scored, maximum,
-    tests passed; then the total."""
+def summary(tests):
+    """A table of ``tests``, one line per concept (in grading order): points scored,
+    maximum, tests passed; then the total."""
     rows = {}
-    for test in results["tests"]:
+    for test in tests:
         concept = test["name"].split(":", 1)[0]
         got, best, passed, count = rows.get(concept, (0, 0, 0, 0))
         rows[concept] = (got + test["score"], best + test["max_score"],
                          passed + (test["score"] == test["max_score"]), count + 1)
     lines = [f"{'concept':<12}{'points':>8}{'max':>6}   tests passed"]
     lines += [f"{c:<12}{got:>8g}{best:>6g}   {passed}/{count}" for c, (got, best, passed, count) in rows.items()]
-    total = sum(r[1] for r in rows.values())
-    lines.append(f"{'total':<12}{results['score']:>8g}{total:>6g}")
+    total = [sum(row[k] for row in rows.values()) for k in (0, 1)]
+    lines.append(f"{'total':<12}{total[0]:>8g}{total[1]:>6g}")
     return lines
 
 

@@ -77,6 +77,9 @@ def test_a_stripped_concept_scores_zero_saying_what_to_implement_and_twice_the_s
     assert all(t["score"] == t["max_score"] for t in by_concept(first, "esn"))
     assert [line.split()[:3] for line in printed.splitlines()][1:3] == \
         [["lstm", "0", "7"], ["esn", "6", "6"]]
+    # what students see: the visible tests only (docs/instructors.rst's table of points)
+    assert [line.split() for line in first["output"].splitlines()][2:] == \
+        [["lstm", "0", "5", "0/2"], ["esn", "4", "4", "2/2"], ["total", "4", "9"]]
     second, _ = graded(student_copy, tmp_path / "second.json", "--only", "lstm")
     assert second["tests"] == lstm                  # messages included: no paths, no timings
 
