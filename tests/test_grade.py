@@ -200,8 +200,12 @@ def test_the_recorder_refuses_a_hidden_test_outside_grading_hidden(tmp_path):
 
 def test_gradescopes_run_autograder_grades_a_zipped_folder_submission(student_copy, tmp_path):
     """run_autograder with /autograder moved to a temporary folder: the submission is
-    the student's project folder one level down, as a zip of it unpacks."""
+    the student's project folder one level down, as a zip of it unpacks, beside the
+    __MACOSX folder of resource files that macOS's Finder adds to a zip."""
     autograder = tmp_path / "autograder"
+    kernels = autograder / "submission" / "__MACOSX" / "homework" / "minirnn" / "kernels"
+    kernels.mkdir(parents=True)
+    (kernels / "._lstm.py").write_bytes(b"\x00\x05\x16\x07")      # AppleDouble, not Python
     shutil.copytree(student_copy / "minirnn", autograder / "submission" / "homework" / "minirnn")
     (autograder / "results").mkdir()
     env = {**os.environ, "AUTOGRADER": str(autograder), "MINIRNN_SOURCE": str(ROOT),
