@@ -299,7 +299,9 @@ def _concepts(only):
 @click.option("--only", default=None, metavar="CONCEPTS",
               help="Comma-separated concepts to grade, e.g. lstm,gru [default: all].")
 @click.option("--timeout", type=click.IntRange(1), default=300, show_default=True,
-              help="Seconds a test process may run before the grader stops it.")
+              help="Seconds one pytest process may take for all of a concept's tests, not "
+                   "each test; the test running when it is stopped scores 0, and those left "
+                   "run in a new process with a new limit.")
 def grade(project_dir, json_path, only, timeout):
     """Run the graded tests on PROJECT_DIR (a student copy, or a submission holding the
     concepts' files at their paths) and print points per concept, hidden tests included

@@ -195,8 +195,9 @@ def graded_test_files(work, concept):
 # -------------------------------------------------------- running one concept
 
 def _run_pytest(work, targets, timeout, collect_only=False):
-    """Run pytest on ``targets`` in ``work``; returns (records, exit status or
-    "timeout"). Records: the recorder's events, in order."""
+    """Run pytest on ``targets`` in ``work``, killed after ``timeout`` seconds (for all
+    the tests, not each); returns (records, exit status or "timeout"). Records: the
+    recorder's events, in order."""
     record = work / "record.jsonl"
     record.unlink(missing_ok=True)
     env = {**os.environ, "PYTHONPATH": str(work), "NUMBA_CACHE_DIR": str(work / ".numba"),
@@ -237,8 +238,9 @@ def _stopped(status, timeout, when):
     """Why a test process ended ``when`` ("while running this test", ...), in words a
     student can act on."""
     if status == "timeout":
-        return (f"did not finish within {timeout} s, so the grader stopped it {when}: an endless "
-                f"loop (a while loop whose condition never changes?)")
+        return (f"the test process did not finish within {timeout} s (a limit for all the "
+                f"concept's tests it runs), so the grader stopped it {when}: an endless "
+                "loop, or code too slow")
     if status < 0:
         name = signal.Signals(-status).name
         if name in ("SIGSEGV", "SIGBUS", "SIGABRT"):

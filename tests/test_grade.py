@@ -168,6 +168,9 @@ def test_an_endless_loop_is_stopped_and_costs_only_the_test_that_hangs(tmp_path)
     scores = {t["name"]: (t["score"], t["output"]) for t in by_concept(results, "esn")}
     hung = [name for name, (score, said) in scores.items() if "did not finish within 15 s" in said]
     assert hung == ["esn: fit_readout with ridge 0: ordinary least squares (np.linalg.lstsq)"]
+    assert scores[hung[0]][1] == (          # the limit is for the process: it may be slow code
+        "the test process did not finish within 15 s (a limit for all the concept's tests it "
+        "runs), so the grader stopped it while running this test: an endless loop, or code too slow")
     assert sum(score for score, _ in scores.values()) == 4
 
 
@@ -176,6 +179,8 @@ def test_unknown_concepts_and_a_missing_folder_are_usage_errors(tmp_path):
     assert result.exit_code == 2 and "unknown concept 'rnnn'" in result.output
     result = CliRunner().invoke(main, ["grade", str(tmp_path / "nowhere")])
     assert result.exit_code == 2 and "does not exist" in result.output
+    result = CliRunner().invoke(main, ["grade", "--help"])
+    assert "for all of a concept's tests, not each test" in " ".join(result.output.split())
 
 
 def test_a_graded_test_declares_points_and_a_known_visibility():
