@@ -288,8 +288,13 @@ def assign(out_dir, only):
 
 
 def _concepts(only):
-    """The names of a comma-separated --only, or None for all."""
-    return [n.strip() for n in only.split(",") if n.strip()] if only else None
+    """The names of a comma-separated --only, each once, or None for all."""
+    if only is None:
+        return None
+    names = list(dict.fromkeys(n.strip() for n in only.split(",") if n.strip()))
+    if not names:
+        raise click.UsageError(f"--only {only!r} names no concept; leave --only out for all of them")
+    return names
 
 
 @main.command()

@@ -304,7 +304,7 @@ def grade(submission, only=None, timeout=300):
                          "source checkout (git clone), not with an installed wheel")
     if importlib.util.find_spec("pytest") is None:
         raise GradeError("minirnn grade runs the graded tests with pytest: pip install -e '.[test]'")
-    concepts = list(only) if only else list(CONCEPTS)
+    concepts = list(dict.fromkeys(only or CONCEPTS))       # each once
     for concept in concepts:
         concept_files(concept)
     if not Path(submission).is_dir():

@@ -102,6 +102,9 @@ def test_only_names_unknown_concepts_and_the_valid_ones(tmp_path):
     result = CliRunner().invoke(main, ["assign", str(tmp_path / "out"), "--only", "lstm,rnnn"])
     assert result.exit_code == 2
     assert "unknown concept(s) rnnn" in result.output and "elman, lstm, gru" in result.output
+    result = CliRunner().invoke(main, ["assign", str(tmp_path / "out"), "--only", ","])
+    assert result.exit_code == 2 and "--only ',' names no concept" in result.output
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("concept", sorted(assign.CONCEPTS))

@@ -177,10 +177,19 @@ def test_an_endless_loop_is_stopped_and_costs_only_the_test_that_hangs(tmp_path)
 def test_unknown_concepts_and_a_missing_folder_are_usage_errors(tmp_path):
     result = CliRunner().invoke(main, ["grade", str(ROOT), "--only", "lstm,rnnn"])
     assert result.exit_code == 2 and "unknown concept 'rnnn'" in result.output
+    for empty in ("", ",", " , "):
+        result = CliRunner().invoke(main, ["grade", str(ROOT), "--only", empty])
+        assert result.exit_code == 2 and "names no concept" in result.output
     result = CliRunner().invoke(main, ["grade", str(tmp_path / "nowhere")])
     assert result.exit_code == 2 and "does not exist" in result.output
     result = CliRunner().invoke(main, ["grade", "--help"])
     assert "for all of a concept's tests, not each test" in " ".join(result.output.split())
+
+
+def test_a_concept_named_twice_is_graded_once(tmp_path):
+    results, printed = graded(ROOT, tmp_path / "results.json", "--only", "ar, ar,ar")
+    assert results["score"] == 4 == sum(t["max_score"] for t in results["tests"])   # the docs' table
+    assert [line.split()[0] for line in printed.splitlines()[1:3]] == ["ar", "total"]
 
 
 def test_a_graded_test_declares_points_and_a_known_visibility():
