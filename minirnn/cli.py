@@ -14,6 +14,7 @@ from .data import DataError
 from .files import write_json
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+TRAINING = ("epochs", "lr", "schedule", "clip")     # run's options that go to train.Config
 
 
 @click.group(name="minirnn", context_settings={"help_option_names": ["-h", "--help"]})
@@ -84,21 +85,19 @@ def run(model, data, data_dir, epochs, lr, schedule, clip, seed, out, resume, sa
     """Train MODEL on --data, with progress, evaluation, metrics and checkpoints."""
     out = out or os.path.join("runs", f"{model}-{data}")
     given = {k: v for k, v in options.items() if _given(k)}
-    training = {k: v for k, v in dict(epochs=epochs, lr=lr, schedule=schedule, clip=clip).items()
-                if _given(k)}
+    training = {k: v for k, v in zip(TRAINING, (epochs, lr, schedule, clip)) if _given(k)}
     try:
-        module = tasks.lookup(model, data)
+        fitted = tasks.lookup(model, data) not in tasks.TRAINED   # by EM or in closed form
     except KeyError as e:
         raise click.UsageError(e.args[0]) from None
-    if module not in tasks.TRAINED:     # fitted by EM or in closed form: its own settings
+    if fitted:                          # its own settings, where it has these
         if resume:
             raise click.UsageError(f"--resume does not apply to {model} --data {data}")
         given, training = {**given, **training}, {}
     elif resume:                        # what is not given continues as it was saved
         saved_options, saved_training = _saved_run(out)
         given = {**saved_options, **given}
-        training = {**{k: saved_training[k] for k in ("epochs", "lr", "schedule", "clip")},
-                    **training}
+        training = {**{k: saved_training[k] for k in TRAINING}, **training}
     if given.get("device") == "cuda":
         _require_gpu()
     try:
@@ -109,7 +108,7 @@ def run(model, data, data_dir, epochs, lr, schedule, clip, seed, out, resume, sa
         raise click.ClickException(str(e)) from None
     if _given("sample_length") and not hasattr(task, "sample"):
         raise click.UsageError(f"--sample-length does not apply to {model} --data {data}")
-    if module not in tasks.TRAINED:
+    if fitted:
         try:
             metrics = task.fit(seed=seed, out=out, log=lambda m: click.echo(m, err=True))
         except (FloatingPointError, ValueError, RuntimeError) as e:
