@@ -18,7 +18,7 @@ Kalman filter (mu_{t|t}, P_{t|t}: the state given y_1..y_t):
 A y_t holding a NaN is missing: mu_{t|t}, P_{t|t} = the prediction, no term in (8).
 Rauch-Tung-Striebel smoother (mu_{t|T}, P_{t|T}: the state given all of y):
 
-    J_t = P_{t|t} F^T P_{t+1|t}^-1                                          (10)
+    J_t = P_{t|t} F^T P_{t+1|t}^-1   (pseudo-inverse where P_{t+1|t} is singular)  (10)
     mu_{t|T} = mu_{t|t} + J_t (mu_{t+1|T} - mu_{t+1|t})
     P_{t|T} = P_{t|t} + J_t (P_{t+1|T} - P_{t+1|t}) J_t^T                  (11)
     P_{t+1,t|T} = Cov(x_{t+1}, x_t | y) = P_{t+1|T} J_t^T                   (12)
@@ -126,7 +126,12 @@ def smooth(params, mu_f, P_f):
     F, Q = params["F"], params["Q"]
     FP = F @ P_f[:-1]
     P_pred = FP @ F.T + Q                                          # eq. (3), t = 2..T
-    J = np.linalg.solve(P_pred, FP).transpose(0, 2, 1)             # eq. (10), P_pred symmetric
+    # eq. (10) with the pseudo-inverse: P_pred is singular when the dynamics are partly
+    # deterministic (Q = 0 with P0 = 0 or a singular F), and the rows of F P_f always
+    # lie in its range, so this is still exact conditioning (pykalman's choice, too).
+    # The cutoff is scipy's default, n * eps, relative to each step's largest eigenvalue.
+    P_pred_pinv = np.linalg.pinv(P_pred, rcond=n * np.finfo(P_pred.dtype).eps, hermitian=True)
+    J = (P_pred_pinv @ FP).transpose(0, 2, 1)                      # P_pred symmetric
     mu_s, P_s = mu_f.copy(), P_f.copy()
     for t in range(len(mu_f) - 2, -1, -1):                         # eq. (11)
         mu_s[t] += J[t] @ (mu_s[t + 1] - F @ mu_f[t])

@@ -69,6 +69,36 @@ def test_smoother_equals_conditioning_the_joint_gaussian(rng):
     assert rel(P_lag, np.array([block(t + 1, t) for t in range(len(y) - 1)])) < 1e-10
 
 
+def deterministic_params(F, Q, P0):
+    """n = 2, m = 1 with the given F, Q, P0: partly deterministic dynamics."""
+    p = dict(F=F, H=[[1.0, 0.5]], Q=Q, R=[[0.3]], mu0=[1.0, -1.0], P0=P0)
+    return {k: np.array(v, float) for k, v in p.items()}
+
+
+@pytest.mark.parametrize("F, Q, P0", [
+    (0.9 * np.eye(2), np.zeros((2, 2)), np.zeros((2, 2))),       # state known exactly
+    ([[0.9, 0.0], [0.0, 0.0]], np.zeros((2, 2)), np.eye(2)),     # singular F, no noise
+    ([[0.6, 0.3], [0.6, 0.3]], np.zeros((2, 2)), np.eye(2)),     # rank-one F, no noise
+    ([[0.8, -0.6], [0.6, 0.8]], np.zeros((2, 2)), [[1.0, 0.0], [0.0, 0.0]]),  # rank-one P0
+], ids=["Q=P0=0", "singular-F", "rank-one-F", "rank-one-P0"])
+def test_smoother_with_a_singular_predicted_covariance_conditions_the_joint_gaussian(
+        rng, F, Q, P0):
+    """P_{t+1|t} singular (Q = 0 and P0 or F rank-deficient): the smoother gain uses the
+    pseudo-inverse and still equals conditioning the joint Gaussian, whose observation
+    covariance stays invertible because R is positive definite."""
+    p = deterministic_params(F, Q, P0)
+    y = rng.standard_normal((6, 1))
+    y[3] = np.nan
+    mu_f, P_f, ll = lds.filter(p, y)
+    assert ll == pytest.approx(ref.log_likelihood(p, y), rel=1e-12)
+    mu_s, P_s, P_lag = lds.smooth(p, mu_f, P_f)
+    mu_ref, C = ref.smoothed(p, y)
+    block = lambda s, t: C[2 * s:2 * s + 2, 2 * t:2 * t + 2]      # noqa: E731
+    assert np.abs(mu_s - mu_ref).max() < 1e-12
+    assert np.abs(P_s - [block(t, t) for t in range(6)]).max() < 1e-12
+    assert np.abs(P_lag - [block(t + 1, t) for t in range(5)]).max() < 1e-12
+
+
 def test_batch_equals_each_sequence_alone(rng):
     p = random_params(rng)
     y = np.stack([data(rng, p, 20, missing) for missing in [(), (3,), (0, 19)]], axis=1)
