@@ -54,6 +54,14 @@ def finite(name, x):
         raise ValueError(f"{name}: non-finite value {x[where]} at index {where}")
 
 
+def nonnegative(name, x):
+    """Stop on a negative entry, naming the first one: a sum alone can hide it."""
+    if x.size and x.min() < 0:
+        where = tuple(int(i) for i in np.argwhere(x < 0)[0])
+        raise ValueError(f"{name}: negative value {x[where]} at index {where} "
+                         f"(expected values >= 0)")
+
+
 def parameters(params, **shapes):
     """Each params[name] a float array of shapes[name] (None: any size), all of the
     first one's dtype: a wrong-sized bias would otherwise be read past its end by a

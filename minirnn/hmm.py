@@ -86,7 +86,8 @@ def check_params(params):
         checks.float_array(name, p, len(shape))
         checks.shape(name, p, shape)
         checks.finite(name, p)
-        if p.min() < 0 or not np.allclose(p.sum(-1), 1, atol=np.sqrt(np.finfo(p.dtype).eps)):
+        checks.nonnegative(name, p)
+        if not np.allclose(p.sum(-1), 1, atol=np.sqrt(np.finfo(p.dtype).eps)):
             raise ValueError(f"{name}: expected probabilities (>= 0, each row summing to 1), "
                              f"got row sums {np.round(p.sum(-1), 6)}")
     if kind == "gaussian":

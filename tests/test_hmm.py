@@ -1,5 +1,7 @@
 """HMM: every recursion against brute-force enumeration of all paths, hmmlearn's score
 and decode, closed forms at T = 1,000,000, and EM's M-step against the definitions."""
+import re
+
 import numpy as np
 import pytest
 
@@ -201,6 +203,22 @@ def test_bad_input_is_named(rng):
     for call, message in cases:
         with pytest.raises(ValueError, match=message):
             call()
+
+
+@pytest.mark.parametrize("name, index", [("pi", (2,)), ("A", (1, 0)), ("B", (2, 3))])
+def test_a_negative_probability_is_named_even_when_its_row_sums_to_1(rng, name, index):
+    """Moving 0.25 of a row onto its neighbour and leaving -0.25 behind keeps the sum
+    at 1: the row sums cannot show what is wrong, the entry itself must be named."""
+    p, x, _ = categorical_problem(rng)
+    bad = p[name].copy()
+    row = bad[index[:-1]]
+    j, k = index[-1], (index[-1] + 1) % len(row)
+    row[k] += row[j] + 0.25
+    row[j] = -0.25
+    assert np.allclose(bad.sum(-1), 1)
+    with pytest.raises(ValueError, match=rf"{name}: negative value -0\.25 at index "
+                                         rf"{re.escape(str(index))}"):
+        hmm.loglik({**p, name: bad}, x)
 
 
 def test_more_gaussian_states_than_observations_is_named(rng):
