@@ -152,25 +152,33 @@ def working_copy(submission, concept, work, root=ROOT):
     return missing
 
 
+def _imported_modules(node):
+    """The modules an AST node imports by name: an import statement, or a call of
+    ``importlib.import_module`` or ``__import__`` whose first argument is a string
+    constant (a name built at run time is not seen: the grader is no sandbox)."""
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    if isinstance(node, ast.ImportFrom) and node.level == 0:
+        return [node.module]
+    if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) \
+            and isinstance(node.args[0].value, str):
+        func = node.func
+        called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+        if called in ("import_module", "__import__"):
+            return [node.args[0].value]
+    return []
+
+
 def tests_imports(path):
     """Lines of the Python file at ``path`` that import the package ``tests``, whose
-    references ship with the visible tests; none when it does not parse (its tests
-    then report the syntax error)."""
+    references ship with the visible tests (``_imported_modules``); none when it does
+    not parse (its tests then report the syntax error)."""
     try:
         tree = ast.parse(Path(path).read_bytes())
     except (SyntaxError, ValueError):
         return []
-    lines = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            modules = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.level == 0:
-            modules = [node.module]
-        else:
-            continue
-        if any(m.split(".")[0] == "tests" for m in modules):
-            lines.append(node.lineno)
-    return sorted(lines)
+    return sorted({node.lineno for node in ast.walk(tree)
+                   if any(m.split(".")[0] == "tests" for m in _imported_modules(node))})
 
 
 def refused(work, concept, missing):

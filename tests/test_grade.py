@@ -138,16 +138,20 @@ def test_a_test_process_that_dies_between_tests_costs_the_tests_it_did_not_run(t
         grade.grade_concept(ROOT, "ar", tmp_path / "work2", 10)
 
 
-def test_a_submission_importing_the_tests_references_scores_zero(tmp_path):
+@pytest.mark.parametrize("importing", [
+    "    from tests.reference.esn import ar_design\n",
+    "    ar_design = importlib.import_module(\n        'tests.reference.esn').ar_design\n",
+    "    ar_design = __import__('tests.reference.esn', fromlist=['x']).ar_design\n",
+], ids=["import-statement", "importlib.import_module", "__import__"])
+def test_a_submission_importing_the_tests_references_scores_zero(tmp_path, importing):
     rel = assign.CONCEPTS["ar"][0]
     text = (ROOT / rel).read_text()
     answer = text[text.index("    A = np.ones"):text.index("    return A, s[p:]")]
     (tmp_path / rel).parent.mkdir(parents=True)
     (tmp_path / rel).write_text(text.replace(answer, "    # from tests import nothing\n"
-                                             "    from tests.reference.esn import ar_design\n"
+                                             "    import importlib\n" + importing +
                                              "    A = ar_design(s, p)[0]\n"))
-    line = (tmp_path / rel).read_text().splitlines().index(
-        "    from tests.reference.esn import ar_design") + 1
+    line = (tmp_path / rel).read_text().splitlines().index(importing.splitlines()[0]) + 1
     results, _ = graded(tmp_path, tmp_path / "results.json", "--only", "ar")
     for test in by_concept(results, "ar"):
         assert test["score"] == 0
@@ -155,6 +159,20 @@ def test_a_submission_importing_the_tests_references_scores_zero(tmp_path):
                                   "may not use the reference implementations of the tests "
                                   "(tests/reference)"), test
     assert grade.tests_imports(ROOT / rel) == []
+
+
+def test_only_imports_of_tests_by_a_constant_name_are_refused(tmp_path):
+    """Strings that only mention tests, other modules, and names built at run time
+    (the grader is no sandbox) are not imports of the package tests."""
+    path = tmp_path / "submission.py"
+    path.write_text("import importlib\n"
+                    "name = 'tests.reference'\n"
+                    "importlib.import_module('testsuite')\n"
+                    "__import__('numpy.tests')\n"
+                    "importlib.import_module(name)\n"
+                    "print('tests.reference')\n"
+                    "importlib.import_module('tests')\n")
+    assert grade.tests_imports(path) == [7]
 
 
 def test_an_endless_loop_is_stopped_and_costs_only_the_test_that_hangs(tmp_path):
