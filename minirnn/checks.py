@@ -1,4 +1,6 @@
 """Input checks shared by the concept modules: fail early, saying expected vs got."""
+import numbers
+
 import numpy as np
 
 FLOATS = (np.float32, np.float64)
@@ -52,6 +54,15 @@ def finite(name, x):
     if bad.any():
         where = tuple(int(i) for i in np.argwhere(bad)[0])
         raise ValueError(f"{name}: non-finite value {x[where]} at index {where}")
+
+
+def number(name, x):
+    """x must be one real number (a Python or NumPy scalar, or a 0-d array): a kernel
+    typed for a scalar meets an array with a Numba typing error that names nothing."""
+    value = x[()] if isinstance(x, np.ndarray) and x.ndim == 0 else x
+    if not isinstance(value, numbers.Real):
+        got = f"an array of shape {x.shape}" if isinstance(x, np.ndarray) else type(x).__name__
+        raise ValueError(f"{name}: expected one number, got {got}")
 
 
 def nonnegative(name, x):

@@ -174,5 +174,6 @@ def _reservoir(params):
 
 
 def _leak(leak):
+    checks.number("leak", leak)
     if not 0 < leak <= 1:
         raise ValueError(f"leak: expected a rate in (0, 1], got {leak}")

@@ -3,6 +3,8 @@
 The kernels check no bounds, so every case here was, before its check, a silently
 wrong result (a read past the end of an array, or NumPy's -1 meaning the last row).
 """
+import re
+
 import numpy as np
 import pytest
 
@@ -96,3 +98,20 @@ def test_esn_generate_refuses_a_readout_of_the_wrong_size(rng):
     ro["b_out"], ro["W_u"] = np.zeros(1), np.ones((1, 5))
     with pytest.raises(ValueError, match=r"W_u: expected shape \(1, 1\)"):
         esn.generate(params, ro, u0, x0, 3, 1.0)
+
+
+@pytest.mark.parametrize("leak", [np.array([0.3]), np.array([[0.3]]), np.full(2, 0.3)])
+def test_esn_refuses_a_leak_that_is_an_array(rng, leak):
+    """The kernels take the leak rate as a scalar: an array reached them as a Numba
+    typing error (one element) or NumPy's ambiguous truth value (several)."""
+    params = esn.init(rng, 1, 20)
+    ro = {"W_out": np.ones((1, 20)), "W_u": np.ones((1, 1)), "b_out": np.zeros(1)}
+    u, x0 = rng.standard_normal((4, 1, 1)), np.zeros((1, 20))
+    message = re.escape(f"leak: expected one number, got an array of shape {leak.shape}")
+    with pytest.raises(ValueError, match=message):
+        esn.forward(params, u, leak)
+    with pytest.raises(ValueError, match=message):
+        esn.generate(params, ro, u[0], x0, 3, leak)
+    x = esn.forward(params, u, np.array(0.3))               # a 0-d array is one number
+    assert np.array_equal(x, esn.forward(params, u, 0.3))
+
