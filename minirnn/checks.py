@@ -65,6 +65,19 @@ def number(name, x):
         raise ValueError(f"{name}: expected one number, got {got}")
 
 
+def in_place(name, x, who, flat=False):
+    """x is a parameter that optimizer ``who`` updates in place: it must be writeable
+    (a read-only array cannot take the update), and C-contiguous when the update runs
+    over a flat view (a transposed view, a tied weight say, would flatten to a copy
+    that takes the update in its place)."""
+    if flat and not (x.flags.c_contiguous and x.flags.writeable):
+        raise ValueError(f"{name}: {who} updates it in place through a flat view, which "
+                         f"needs a writeable C-contiguous array (np.ascontiguousarray)")
+    if not x.flags.writeable:
+        raise ValueError(f"{name}: {who} updates it in place, which needs a writeable "
+                         f"array, got a read-only one (np.array makes a writeable copy)")
+
+
 def nonnegative(name, x):
     """Stop on a negative entry, naming the first one: a sum alone can hide it."""
     if x.size and x.min() < 0:

@@ -5,6 +5,7 @@ dict of arrays (``"m/W_h"``, ``"v/W_h"``, ``"t"``) that a checkpoint saves as it
 """
 import numpy as np
 
+from . import checks
 from .kernels.optim import adam_update
 
 
@@ -24,6 +25,8 @@ def clip_global_norm(grads, max_norm):
 
 def sgd(params, grads, state, lr, momentum=0.0):
     """v <- mu v - lr g;  theta <- theta + v   (plain SGD when mu = 0)."""
+    for k in grads:                       # all checked first: no step is half taken
+        checks.in_place(f"params[{k!r}]", params[k], "SGD")
     for k, g in grads.items():
         if momentum:
             v = state.setdefault("v/" + k, np.zeros_like(g))
@@ -36,12 +39,11 @@ def sgd(params, grads, state, lr, momentum=0.0):
 
 def adam(params, grads, state, lr, beta1=0.9, beta2=0.999, eps=1e-8):
     """Adam (Kingma & Ba 2015, Algorithm 1), bias-corrected first and second moments."""
+    for k in grads:                       # all checked first: no step is half taken
+        checks.in_place(f"params[{k!r}]", params[k], "Adam", flat=True)
     t = int(state.get("t", 0)) + 1
     state["t"] = np.array(t)
     for k, g in grads.items():
-        if not (params[k].flags.c_contiguous and params[k].flags.writeable):
-            raise ValueError(f"params[{k!r}]: Adam updates it in place through a flat view, "
-                             f"which needs a writeable C-contiguous array (np.ascontiguousarray)")
         m = state.setdefault("m/" + k, np.zeros(g.shape, g.dtype))   # C order: flat views
         v = state.setdefault("v/" + k, np.zeros(g.shape, g.dtype))
         adam_update(params[k].reshape(-1), np.ascontiguousarray(g).reshape(-1), m.reshape(-1),

@@ -115,3 +115,28 @@ def test_esn_refuses_a_leak_that_is_an_array(rng, leak):
     x = esn.forward(params, u, np.array(0.3))               # a 0-d array is one number
     assert np.array_equal(x, esn.forward(params, u, 0.3))
 
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_sgd_refuses_a_read_only_parameter_before_changing_anything(momentum):
+    params = {"a": np.ones(3), "b": np.broadcast_to(np.ones(2), (2, 2))}   # b: read-only
+    grads, state = {"a": np.ones(3), "b": np.ones((2, 2))}, {}
+    with pytest.raises(ValueError, match=r"params\['b'\]: SGD updates it in place, .*read-only"):
+        optim.sgd(params, grads, state, lr=0.1, momentum=momentum)
+    assert np.array_equal(params["a"], np.ones(3)) and state == {}
+
+
+def test_sgd_updates_a_transposed_view_in_place():
+    """SGD's update is NumPy's in-place arithmetic, which follows any strides: unlike
+    Adam's flat pass it needs no C-contiguous parameter, so it does not refuse one."""
+    W = np.arange(6.0).reshape(2, 3)
+    params = {"W_T": W.T}                                     # a tied weight
+    optim.sgd(params, {"W_T": np.ones((3, 2))}, {}, lr=0.5)
+    assert np.array_equal(W, np.arange(6.0).reshape(2, 3) - 0.5)
+
+
+def test_adam_refuses_before_changing_anything():
+    params = {"a": np.ones(3), "b": np.ones((3, 2)).T}
+    state = {}
+    with pytest.raises(ValueError, match=r"params\['b'\]: Adam .*C-contiguous"):
+        optim.adam(params, {"a": np.ones(3), "b": np.ones((2, 3))}, state, lr=0.1)
+    assert np.array_equal(params["a"], np.ones(3)) and state == {}
