@@ -155,6 +155,17 @@ def _residual_covariance(A, S_ab, S_bb, S_aa, count):
     return (C + C.T) / 2
 
 
+def _regression(name, S_ab, S_bb):
+    """A = S_ab S_bb^-1 (eqs. 14, 15). S_bb is singular when the smoothed states never
+    vary along some direction (Q = 0 with P0 = 0, say): the data then cannot fix A."""
+    try:
+        return np.linalg.solve(S_bb, S_ab.T).T
+    except np.linalg.LinAlgError:
+        raise ValueError(f"{name}: cannot be learned, the smoothed states span too few "
+                         f"directions (sum of E[x x^T] is singular, as with Q = 0 and "
+                         f"P0 = 0); leave {name!r} out of learn") from None
+
+
 def m_step(params, y, mu_s, P_s, P_lag, learn=NAMES):
     """New parameters maximising the expected complete-data log-likelihood (eqs. 13-16)
     given the smoothed moments; names not in ``learn`` keep their values. Rows of y
@@ -163,14 +174,14 @@ def m_step(params, y, mu_s, P_s, P_lag, learn=NAMES):
     xx, xx_lag = _moments(mu_s, P_s, P_lag)
     S10, S00, S11 = xx_lag.sum(0), xx[:-1].sum(0), xx[1:].sum(0)
     if "F" in learn:
-        new["F"] = np.linalg.solve(S00, S10.T).T                   # eq. (14)
+        new["F"] = _regression("F", S10, S00)                      # eq. (14)
     if "Q" in learn:
         new["Q"] = _residual_covariance(new["F"], S10, S00, S11, len(y) - 1)
     seen = ~np.isnan(y).any(axis=1)
     y_seen, mu_seen = y[seen], mu_s[seen]
     Syx, Sxx, Syy = y_seen.T @ mu_seen, xx[seen].sum(0), y_seen.T @ y_seen
     if "H" in learn:
-        new["H"] = np.linalg.solve(Sxx, Syx.T).T                   # eq. (15)
+        new["H"] = _regression("H", Syx, Sxx)                      # eq. (15)
     if "R" in learn:
         new["R"] = _residual_covariance(new["H"], Syx, Sxx, Syy, seen.sum())
     if "mu0" in learn:                                             # eq. (16)

@@ -224,3 +224,17 @@ def test_an_indefinite_prior_stops_the_filter(rng):
     p["P0"] = -10 * np.eye(3)
     with pytest.raises(FloatingPointError, match="not positive definite"):
         lds.filter(p, np.zeros((4, 2)))
+
+
+def test_em_names_a_regression_the_data_cannot_fix(rng):
+    """With Q = 0, P0 = 0 and mu0 = 0 every smoothed state is exactly 0, so F and H
+    (eqs. 14, 15) are undetermined: a named error, and EM without them still runs."""
+    p = deterministic_params(np.eye(2), np.zeros((2, 2)), np.zeros((2, 2)))
+    p["mu0"] = np.zeros(2)
+    y = rng.standard_normal((20, 1))
+    with pytest.raises(ValueError, match="F: cannot be learned.*leave 'F' out of learn"):
+        lds.em(p, y, 2)
+    with pytest.raises(ValueError, match="H: cannot be learned.*leave 'H' out of learn"):
+        lds.em(p, y, 2, learn=("H", "R"))
+    fitted, history = lds.em(p, y, 2, learn=("R",))
+    assert np.isclose(fitted["R"][0, 0], np.mean(y ** 2))     # y = v: R = its 2nd moment
