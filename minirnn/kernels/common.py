@@ -182,8 +182,11 @@ def previous_state_gradient(h0, h, d):
     """sum_t h_{t-1}^T d_t over t = 0..T-1 with h_{-1} = h0, for h (T, B, H) and d (T, B,
     G): the weight gradient of a product h_{t-1} W. Steps 1..T-1 are one product with
     h[:-1], a view, and step 0 a small one with h0; concatenating h0 and h[:-1] first
-    copied a (T, B, H) array each backward pass, and its fresh pages cost page faults."""
+    copied a (T, B, H) array each backward pass, and its fresh pages cost page faults.
+    T = 0 is a sum of no terms: zeros."""
     T, B, H = h.shape
+    if T == 0:
+        return np.zeros((H, d.shape[2]), d.dtype)
     later = h[:-1].reshape((T - 1) * B, H).T @ d[1:].reshape((T - 1) * B, d.shape[2])
     return later + h0.T @ d[0]
 
@@ -208,8 +211,9 @@ def backward_blocks(T, step_bytes):
     threshold, so every step gave the heap back to the OS and page-faulted it in again
     (~2,000 faults per float32 LSTM step at T=200, B=64, H=128). The pool
     (kernels/pool.py) now keeps large arrays' memory from step to step anyway.
+    An empty batch (B = 0) has steps of 0 bytes: then the eighth of T alone counts.
     """
-    steps = max(1, min(-(-T // 8), BLOCK_BYTES // step_bytes))
+    steps = max(1, min(-(-T // 8), BLOCK_BYTES // max(step_bytes, 1)))
     return steps, [(max(t1 - steps, 0), t1) for t1 in range(T, 0, -steps)]
 
 

@@ -90,7 +90,7 @@ def forward_cpu(xw, W_h, h0, lengths, act):
 def backward_cpu(dh, h, W_h, lengths, act):
     """da (T, B, H) and dh0 (B, H) from the loss gradients dh = dL/dh_t (T, B, H)."""
     da = pool.empty(dh.shape, dh.dtype)
-    g = np.zeros_like(dh[0])                    # gradient reaching h_t from step t+1
+    g = np.zeros(dh.shape[1:], dh.dtype)        # gradient reaching h_t from step t+1
     tiny, W_hT = flush_below(dh.dtype), transpose(W_h)
     for t in range(dh.shape[0] - 1, -1, -1):
         _backward_step(g, dh[t], h[t], lengths, t, act, tiny, da[t])

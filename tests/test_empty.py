@@ -1,0 +1,74 @@
+"""Empty batches: T = 0 steps, B = 0 sequences, every length 0.
+
+Where the math defines the empty case the functions return it: a sum over no steps is
+0, so the outputs are empty arrays of the right shape, every weight gradient and the
+gradient of an initial state are zeros, and no observations have log-likelihood 0. A
+negative number of steps to draw means nothing and is refused by name.
+"""
+import numpy as np
+import pytest
+
+from minirnn import elman, gru, lstm
+from minirnn.kernels import common
+
+D, H = 3, 4
+CELLS = {"elman": (elman, {}, {}), "lstm": (lstm, {}, {}),
+         "lstm peepholes": (lstm, {"peephole": True}, {}), "gru": (gru, {}, {}),
+         "gru reset-before": (gru, {"variant": "before"}, {"variant": "before"})}
+EMPTY = [(0, 3), (5, 0), (0, 0)]           # (T, B): no steps, no sequences, neither
+EMPTY_IDS = [f"T={T},B={B}" for T, B in EMPTY]
+
+
+def run_cell(name, T, B, rng, device="cpu"):
+    """forward and backward of cell ``name`` over x (T, B, D) from random initial
+    states, with dL/dh = 1: (h, dx, dstates, grads, params)."""
+    cell, init_options, options = CELLS[name]
+    params = cell.init(rng, D, H, np.float64, **init_options)
+    states = [rng.standard_normal((B, H)) for _ in range(2 if cell is lstm else 1)]
+    h, cache = cell.forward(params, rng.standard_normal((T, B, D)), *states, device=device,
+                            **options)
+    dx, *dstates, grads = cell.backward(np.ones((T, B, H)), cache)
+    return h, dx, dstates, grads, params
+
+
+def assert_zero_gradients(grads, params):
+    assert sorted(grads) == sorted(params)
+    for k in params:
+        assert grads[k].shape == params[k].shape and grads[k].dtype == params[k].dtype
+        assert not grads[k].any(), k
+
+
+@pytest.mark.parametrize("T, B", EMPTY, ids=EMPTY_IDS)
+@pytest.mark.parametrize("name", CELLS)
+def test_cells_run_over_an_empty_batch(rng, name, T, B):
+    """h (T, B, H) and dx (T, B, D) are empty; no step uses a weight or the initial
+    states, so all their gradients are zeros (B, H) and zeros of each weight's shape."""
+    h, dx, dstates, grads, params = run_cell(name, T, B, rng)
+    assert h.shape == (T, B, H) and dx.shape == (T, B, D)
+    for dstate in dstates:
+        assert dstate.shape == (B, H) and not dstate.any()
+    assert_zero_gradients(grads, params)
+
+
+@pytest.mark.cudasim
+@pytest.mark.parametrize("T, B", EMPTY, ids=EMPTY_IDS)
+@pytest.mark.parametrize("name", CELLS)
+def test_cuda_cells_run_over_an_empty_batch(rng, name, T, B):
+    h, dx, dstates, grads, params = run_cell(name, T, B, rng, device="cuda")
+    assert h.shape == (T, B, H) and dx.shape == (T, B, D)
+    for dstate in dstates:
+        assert dstate.shape == (B, H) and not dstate.any()
+    assert_zero_gradients(grads, params)
+
+
+def test_backward_blocks_of_an_empty_batch():
+    """B = 0: steps of no bytes, so an eighth of T alone sizes the blocks."""
+    assert common.backward_blocks(16, 0) == (2, [(14, 16), (12, 14), (10, 12), (8, 10),
+                                                 (6, 8), (4, 6), (2, 4), (0, 2)])
+    assert common.backward_blocks(0, 0) == (1, [])
+
+
+def test_previous_state_gradient_over_no_steps_is_zero(rng):
+    """sum_t h_{t-1}^T d_t over t < T = 0 is the zero (H, G) matrix."""
+    h0, h, d = rng.standard_normal((3, 4)), np.empty((0, 3, 4)), np.empty((0, 3, 5))
+    assert np.array_equal(common.previous_state_gradient(h0, h, d), np.zeros((4, 5)))
