@@ -72,3 +72,23 @@ def test_previous_state_gradient_over_no_steps_is_zero(rng):
     """sum_t h_{t-1}^T d_t over t < T = 0 is the zero (H, G) matrix."""
     h0, h, d = rng.standard_normal((3, 4)), np.empty((0, 3, 4)), np.empty((0, 3, 5))
     assert np.array_equal(common.previous_state_gradient(h0, h, d), np.zeros((4, 5)))
+
+
+class FakeKernel:
+    """Records the launches that a CUDA kernel would get."""
+    def __init__(self):
+        self.launches = []
+
+    def __getitem__(self, config):
+        return lambda *args: self.launches.append((config, args))
+
+
+@pytest.mark.parametrize("config, runs", [((0, 32), False), (((0, 1), (8, 32)), False),
+                                          (((2, 0), (8, 32)), False), ((3, 32), True),
+                                          (((2, 1), (8, 32)), True)])
+def test_launch_skips_a_grid_of_no_blocks(config, runs):
+    """CUDA refuses a launch of zero blocks (invalid configuration argument); an empty
+    batch has nothing to compute, so common.launch does not launch it."""
+    kernel = FakeKernel()
+    common.launch(kernel, config, "a", 1)
+    assert kernel.launches == ([(config, ("a", 1))] if runs else [])

@@ -10,7 +10,7 @@ import math
 
 from numba import cuda, njit
 
-from .common import launch_config, require_gpu, to_device, twin
+from .common import launch, launch_config, require_gpu, to_device, twin
 
 
 def _visible(length, causal, i):
@@ -96,7 +96,7 @@ def softmax_cuda(s, lengths, causal, a):
     require_gpu()
     blocks, threads = launch_config(s.shape[0], s.shape[1])
     d_a = cuda.device_array_like(a)
-    _softmax_cuda[blocks, threads](*to_device(s, lengths), causal, d_a)
+    launch(_softmax_cuda, (blocks, threads), *to_device(s, lengths), causal, d_a)
     d_a.copy_to_host(a)
 
 
@@ -104,7 +104,7 @@ def softmax_backward_cuda(a, da, ds):
     require_gpu()
     blocks, threads = launch_config(a.shape[0], a.shape[1])
     d_ds = cuda.device_array_like(ds)
-    _softmax_backward_cuda[blocks, threads](*to_device(a, da), d_ds)
+    launch(_softmax_backward_cuda, (blocks, threads), *to_device(a, da), d_ds)
     d_ds.copy_to_host(ds)
 
 

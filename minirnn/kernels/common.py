@@ -236,6 +236,16 @@ def sequence_launch(B, H):
     return B, min(SEQUENCE_THREADS, 32 * math.ceil(H / 32))
 
 
+def launch(kernel, config, *args):
+    """kernel[config](*args), the launch of every CUDA wrapper, unless config's grid
+    has no blocks: an empty batch (B = 0 sequences, no rows) has nothing to compute,
+    and CUDA refuses a grid of zero blocks ("invalid configuration argument"; the
+    simulator would run it, silently)."""
+    grid = config[0]
+    if math.prod(grid if isinstance(grid, tuple) else (grid,)):
+        kernel[config](*args)
+
+
 @cuda.jit(device=True)
 def state_gradient_gpu(da_t, W_hT, b, k):
     """(da_t W_h^T)[b, k]: the CUDA form of each cell's g = da_t W_h^T, with W_h^T

@@ -16,7 +16,7 @@ import numpy as np
 from numba import cuda, njit
 
 from . import pool
-from .common import (constant, flush, flush_below, require_gpu, sequence_launch,
+from .common import (constant, flush, flush_below, launch, require_gpu, sequence_launch,
                      state_gradient_gpu, to_device, transpose, twin)
 
 TANH, RELU = 0, 1
@@ -153,7 +153,7 @@ def forward_cuda(xw, W_h, h0, lengths, act):
     T, B, H = xw.shape
     d_h = cuda.device_array((T + 1, B, H), xw.dtype)   # d_h[0] = h0, d_h[t+1] = h_t
     d_h[0].copy_to_device(np.ascontiguousarray(h0))
-    _forward_cuda[sequence_launch(B, H)](*to_device(xw, W_h, lengths), act, d_h)
+    launch(_forward_cuda, sequence_launch(B, H), *to_device(xw, W_h, lengths), act, d_h)
     return d_h[1:].copy_to_host()
 
 
@@ -162,8 +162,8 @@ def backward_cuda(dh, h, W_h, lengths, act):
     T, B, H = dh.shape
     d_da = cuda.device_array_like(dh)
     d_g = cuda.to_device(np.zeros((B, H), dh.dtype))
-    _backward_cuda[sequence_launch(B, H)](*to_device(dh, h, transpose(W_h), lengths), act, d_g,
-                                          d_da)
+    launch(_backward_cuda, sequence_launch(B, H), *to_device(dh, h, transpose(W_h), lengths),
+           act, d_g, d_da)
     return d_da.copy_to_host(), d_g.copy_to_host()
 
 

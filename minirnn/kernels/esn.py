@@ -18,7 +18,7 @@ import math
 import numpy as np
 from numba import cuda, njit
 
-from .common import FAST, require_gpu, sequence_launch, tanh, to_device
+from .common import FAST, launch, require_gpu, sequence_launch, tanh, to_device
 
 
 # ------------------------------------------------------------------------------- CPU
@@ -140,7 +140,8 @@ def run_cuda(u, W_in, b, indptr, indices, data, leak, x0):
     N = x0.shape[1]
     d_x = cuda.device_array((T + 1, B, N), x0.dtype)        # d_x[0] = x0, d_x[t+1] = x_t
     d_x[0].copy_to_device(np.ascontiguousarray(x0))
-    _run_cuda[sequence_launch(B, N)](*to_device(u, W_in, b, indptr, indices, data), leak, d_x)
+    launch(_run_cuda, sequence_launch(B, N), *to_device(u, W_in, b, indptr, indices, data),
+           leak, d_x)
     return d_x[1:].copy_to_host()
 
 

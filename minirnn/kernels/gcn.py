@@ -10,7 +10,7 @@ sums come out the same on every run, with no atomic adds.
 """
 from numba import cuda, njit
 
-from .common import launch_config, require_gpu, to_device
+from .common import launch, launch_config, require_gpu, to_device
 
 
 @njit(cache=True)
@@ -46,7 +46,7 @@ def spmm_cuda(indptr, indices, data, M, out):
     require_gpu()
     blocks, threads = launch_config(*out.shape)
     d_out = cuda.device_array(out.shape, out.dtype)
-    _spmm_cuda[blocks, threads](*to_device(indptr, indices, data, M), d_out)
+    launch(_spmm_cuda, (blocks, threads), *to_device(indptr, indices, data, M), d_out)
     d_out.copy_to_host(out)
 
 

@@ -17,9 +17,9 @@ import numpy as np
 from numba import cuda, njit
 
 from . import pool
-from .common import (FAST, backward_blocks, constant, flush, flush_below, require_gpu,
-                     sequence_launch, sigmoid, state_gradient_gpu, tanh, to_device, transpose,
-                     twin)
+from .common import (FAST, backward_blocks, constant, flush, flush_below, launch,
+                     require_gpu, sequence_launch, sigmoid, state_gradient_gpu, tanh, to_device,
+                     transpose, twin)
 
 
 # The three scalar helpers below are only called from solution regions, so their
@@ -405,8 +405,8 @@ def forward_cuda(xw, W_h, bias, b_hn, h0, lengths, variant):
     d_m = cuda.device_array((T, B, H), xw.dtype)
     d_h = cuda.device_array((T + 1, B, H), xw.dtype)   # d_h[0] = h0, d_h[t+1] = h_t
     d_h[0].copy_to_device(np.ascontiguousarray(h0))
-    _forward_cuda[sequence_launch(B, H)](
-        *to_device(xw, W_h, bias, b_hn, lengths), variant == "after", d_gates, d_m, d_h)
+    launch(_forward_cuda, sequence_launch(B, H),
+           *to_device(xw, W_h, bias, b_hn, lengths), variant == "after", d_gates, d_m, d_h)
     return d_h[1:].copy_to_host(), d_gates.copy_to_host(), d_m.copy_to_host()
 
 
@@ -420,8 +420,8 @@ def backward_cuda(dh, h0, h, gates, m, W_h, variant, add_block):
     d_da = cuda.device_array_like(gates)
     d_dc = cuda.device_array_like(gates) if after else d_da
     d_g = cuda.to_device(np.zeros((B, H), dh.dtype))
-    _backward_cuda[sequence_launch(B, H)](
-        *to_device(dh, h_prev, gates, m, W_h, transpose(W_h[:, :k])), after, d_g, d_da, d_dc)
+    launch(_backward_cuda, sequence_launch(B, H),
+           *to_device(dh, h_prev, gates, m, W_h, transpose(W_h[:, :k])), after, d_g, d_da, d_dc)
     da = d_da.copy_to_host()
     add_block(0, da, d_dc.copy_to_host() if after else da)
     return d_g.copy_to_host()

@@ -18,7 +18,7 @@ import math
 import numpy as np
 from numba import cuda, njit
 
-from .common import require_gpu, to_device, transpose, twin
+from .common import launch, require_gpu, to_device, transpose, twin
 
 
 def _forward_sequence(pi, A_T, table, index, b, length, alpha, c):
@@ -232,7 +232,8 @@ def loglik_cuda(pi, A, table, index, lengths):
     alpha = cuda.device_array((2, B, K), table.dtype)
     c = cuda.device_array((2, B), table.dtype)
     loglik = cuda.device_array(B, np.float64)
-    _forward_cuda[_blocks(B), THREADS](pi, transpose(A), table, index, lengths, alpha, c, loglik)
+    launch(_forward_cuda, (_blocks(B), THREADS), pi, transpose(A), table, index, lengths, alpha,
+           c, loglik)
     return loglik.copy_to_host()
 
 
@@ -242,8 +243,8 @@ def viterbi_cuda(log_pi, log_A, log_table, index, lengths):
     T, B = index.shape
     delta, psi, path = to_device(*_viterbi_arrays(T, B, log_pi.shape[0], log_table.dtype))
     logp = cuda.device_array(B, np.float64)
-    _viterbi_cuda[_blocks(B), THREADS](log_pi, transpose(log_A), log_table, index, lengths,
-                                       delta, psi, path, logp)
+    launch(_viterbi_cuda, (_blocks(B), THREADS), log_pi, transpose(log_A), log_table, index,
+           lengths, delta, psi, path, logp)
     return path.copy_to_host(), logp.copy_to_host()
 
 

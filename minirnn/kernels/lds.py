@@ -14,7 +14,7 @@ import math
 import numpy as np
 from numba import cuda, njit
 
-from .common import require_gpu, to_device, twin
+from .common import launch, require_gpu, to_device, twin
 
 LOG_2PI = math.log(2.0 * math.pi)
 
@@ -212,8 +212,8 @@ def filter_cuda(F, H, Q, R, mu0, P0, y, threads=64):
     d_mu, d_P = cuda.device_array((T, B, n), y.dtype), cuda.device_array((T, B, n, n), y.dtype)
     d_ll = cuda.device_array(B, np.float64)
     scratch = _scratch(B, n, m, y.dtype, zeros=cuda.device_array)
-    _filter_cuda[math.ceil(B / threads), threads](*to_device(F, H, Q, R, mu0, P0, y), d_mu, d_P,
-                                                  d_ll, *scratch)
+    launch(_filter_cuda, (math.ceil(B / threads), threads), *to_device(F, H, Q, R, mu0, P0, y),
+           d_mu, d_P, d_ll, *scratch)
     return d_mu.copy_to_host(), d_P.copy_to_host(), d_ll.copy_to_host()
 
 

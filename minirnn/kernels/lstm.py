@@ -12,9 +12,9 @@ import numpy as np
 from numba import cuda, njit
 
 from . import pool
-from .common import (FAST, backward_blocks, constant, flush, flush_below, require_gpu,
-                     sequence_launch, sigmoid, state_gradient_gpu, tanh, to_device, transpose,
-                     twin)
+from .common import (FAST, backward_blocks, constant, flush, flush_below, launch,
+                     require_gpu, sequence_launch, sigmoid, state_gradient_gpu, tanh, to_device,
+                     transpose, twin)
 
 I, F, G, O = range(4)
 
@@ -243,8 +243,8 @@ def forward_cuda(xw, W_h, bias, P, h0, c0, lengths, store=True):
     d_tc = cuda.device_array((T, B, H), xw.dtype)
     d_h[0].copy_to_device(np.ascontiguousarray(h0))
     d_c[0].copy_to_device(np.ascontiguousarray(c0))
-    _forward_cuda[sequence_launch(B, H)](*to_device(xw, W_h, bias, P, lengths), d_gates, d_c,
-                                         d_tc, d_h)
+    launch(_forward_cuda, sequence_launch(B, H), *to_device(xw, W_h, bias, P, lengths), d_gates,
+           d_c, d_tc, d_h)
     if not store:                                # only h leaves the GPU
         return (d_h[1:].copy_to_host(),)
     return (d_h[1:].copy_to_host(), d_c[1:].copy_to_host(), d_tc.copy_to_host(),
@@ -259,8 +259,8 @@ def backward_cuda(dh, gates, c, tc, c0, W_h, P, lengths, add_block):
     c_prev = np.concatenate([c0[None], c[:-1]])
     d_dz = cuda.device_array_like(gates)
     d_gh, d_gc = (cuda.to_device(np.zeros((B, H), dh.dtype)) for _ in range(2))
-    _backward_cuda[sequence_launch(B, H)](
-        *to_device(dh, gates, tc, c_prev, transpose(W_h), P, lengths), d_gh, d_gc, d_dz)
+    launch(_backward_cuda, sequence_launch(B, H),
+           *to_device(dh, gates, tc, c_prev, transpose(W_h), P, lengths), d_gh, d_gc, d_dz)
     add_block(0, d_dz.copy_to_host())
     return d_gh.copy_to_host(), d_gc.copy_to_host()
 
