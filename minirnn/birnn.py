@@ -143,6 +143,8 @@ def final_states(out, bidirectional=True):
     its last valid step and the backward state after its first step (zeros for an empty
     sequence). The usual input of a classifier on top of the RNN."""
     H = out.shape[2] // len(directions(bidirectional))
+    if out.shape[0] == 0:                   # T = 0: every sequence is empty
+        return np.zeros(out.shape[1:], out.dtype)
     return np.concatenate([out[-1, :, :H], out[0, :, H:]], axis=1)
 
 
@@ -150,6 +152,7 @@ def final_states_backward(dfinal, T, bidirectional=True):
     """dL/dout (T, B, H * num_directions) from dL/dfinal (B, H * num_directions)."""
     H = dfinal.shape[1] // len(directions(bidirectional))
     dout = np.zeros((T, *dfinal.shape), dfinal.dtype)
-    dout[-1, :, :H] = dfinal[:, :H]
-    dout[0, :, H:] = dfinal[:, H:]
+    if T:                                   # T = 0: the states are zeros, out has no entry
+        dout[-1, :, :H] = dfinal[:, :H]
+        dout[0, :, H:] = dfinal[:, H:]
     return dout

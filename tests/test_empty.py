@@ -8,7 +8,7 @@ negative number of steps to draw means nothing and is refused by name.
 import numpy as np
 import pytest
 
-from minirnn import elman, gru, lstm
+from minirnn import birnn, elman, gru, lstm
 from minirnn.kernels import common
 
 D, H = 3, 4
@@ -92,3 +92,30 @@ def test_launch_skips_a_grid_of_no_blocks(config, runs):
     kernel = FakeKernel()
     common.launch(kernel, config, "a", 1)
     assert kernel.launches == ([(config, ("a", 1))] if runs else [])
+
+
+@pytest.mark.parametrize("T, B", EMPTY, ids=EMPTY_IDS)
+@pytest.mark.parametrize("cell", [elman, lstm, gru], ids=lambda c: c.__name__.split(".")[1])
+def test_birnn_over_an_empty_batch(rng, cell, T, B):
+    """Two bidirectional layers: out (T, B, 2H), dx (T, B, D), zero weight gradients;
+    final_states are zeros (B, 2H), as for an empty sequence among others."""
+    params = birnn.init(rng, cell, D, H, num_layers=2, dtype=np.float64)
+    out, cache = birnn.forward(params, cell, rng.standard_normal((T, B, D)), num_layers=2)
+    dx, grads = birnn.backward(np.ones_like(out), cache)
+    assert out.shape == (T, B, 2 * H) and dx.shape == (T, B, D)
+    assert_zero_gradients(grads, params)
+    final = birnn.final_states(out)
+    assert final.shape == (B, 2 * H) and not final.any()
+    dout = birnn.final_states_backward(np.ones((B, 2 * H)), T)
+    assert dout.shape == (T, B, 2 * H)
+
+
+@pytest.mark.parametrize("bidirectional", [True, False])
+def test_final_states_of_no_steps_are_the_zero_initial_states(rng, bidirectional):
+    """T = 0: each sequence is empty, and its summary the zero initial states, as for
+    a sequence of length 0 in a longer batch (test_birnn)."""
+    width = H * len(birnn.directions(bidirectional))
+    final = birnn.final_states(np.empty((0, 3, width)), bidirectional)
+    assert np.array_equal(final, np.zeros((3, width)))
+    dout = birnn.final_states_backward(rng.standard_normal((3, width)), 0, bidirectional)
+    assert dout.shape == (0, 3, width)
