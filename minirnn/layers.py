@@ -148,5 +148,6 @@ def max_pool_forward(h, lengths):
 def max_pool_backward(dout, cache):
     arg, lengths, shape = cache
     dh = np.zeros(shape, dout.dtype)
-    np.put_along_axis(dh, arg[None], (dout * (lengths > 0)[:, None])[None], axis=0)
+    if shape[0]:                # T = 0: no step to route to, and empty sequences get none
+        np.put_along_axis(dh, arg[None], (dout * (lengths > 0)[:, None])[None], axis=0)
     return dh

@@ -8,7 +8,7 @@ negative number of steps to draw means nothing and is refused by name.
 import numpy as np
 import pytest
 
-from minirnn import birnn, elman, gru, lstm
+from minirnn import birnn, elman, gru, layers, lstm
 from minirnn.kernels import common
 
 D, H = 3, 4
@@ -119,3 +119,15 @@ def test_final_states_of_no_steps_are_the_zero_initial_states(rng, bidirectional
     assert np.array_equal(final, np.zeros((3, width)))
     dout = birnn.final_states_backward(rng.standard_normal((3, width)), 0, bidirectional)
     assert dout.shape == (0, 3, width)
+
+
+@pytest.mark.parametrize("kind", ["mean", "max"])
+@pytest.mark.parametrize("T, B", EMPTY, ids=EMPTY_IDS)
+def test_pooling_no_steps_gives_zeros(rng, kind, T, B):
+    """Pooling an empty sequence gives 0 (training eq. 15), and no gradient."""
+    forward, backward = {"mean": (layers.mean_pool_forward, layers.mean_pool_backward),
+                         "max": (layers.max_pool_forward, layers.max_pool_backward)}[kind]
+    out, cache = forward(rng.standard_normal((T, B, H)), None)
+    assert np.array_equal(out, np.zeros((B, H)))
+    dh = backward(rng.standard_normal((B, H)), cache)
+    assert dh.shape == (T, B, H)
