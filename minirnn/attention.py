@@ -218,13 +218,14 @@ def multihead_backward(dy, cache):
     x2, concat, att_cache, heads, params = cache
     E = x2.shape[1]
     T = att_cache[0].shape[1]
-    checks.shape("dy", dy, (T, x2.shape[0] // T, E))
+    B = att_cache[0].shape[0] // heads         # Q (B * heads, T, E / heads); not from x2 at T = 0
+    checks.shape("dy", dy, (T, B, E))
     dy2 = dy.reshape(-1, E)
     grads = {"W_o": concat.T @ dy2, "b_o": dy2.sum(axis=0)}            # eq. (12), backward
-    dheads = _split_heads((dy2 @ params["W_o"].T).reshape(T, -1, E), heads)
+    dheads = _split_heads((dy2 @ params["W_o"].T).reshape(T, B, E), heads)
     dx2 = np.zeros_like(x2)
     for p, dP in zip("qkv", _dot_product_backward(dheads, att_cache)):  # eq. (10), backward
         dP2 = _merge_heads(dP, heads).reshape(-1, E)
         grads[f"W_{p}"], grads[f"b_{p}"] = x2.T @ dP2, dP2.sum(axis=0)
         dx2 += dP2 @ params[f"W_{p}"].T
-    return dx2.reshape(T, -1, E), grads
+    return dx2.reshape(T, B, E), grads

@@ -8,7 +8,7 @@ negative number of steps to draw means nothing and is refused by name.
 import numpy as np
 import pytest
 
-from minirnn import birnn, elman, gru, layers, lstm
+from minirnn import attention, birnn, elman, gru, layers, lstm
 from minirnn.kernels import common
 
 D, H = 3, 4
@@ -131,3 +131,14 @@ def test_pooling_no_steps_gives_zeros(rng, kind, T, B):
     assert np.array_equal(out, np.zeros((B, H)))
     dh = backward(rng.standard_normal((B, H)), cache)
     assert dh.shape == (T, B, H)
+
+
+@pytest.mark.parametrize("T, B", EMPTY, ids=EMPTY_IDS)
+def test_multihead_attention_over_an_empty_batch(rng, T, B):
+    E, heads = 4, 2
+    params = attention.multihead_init(rng, E, np.float64)
+    y, A, cache = attention.multihead_forward(params, rng.standard_normal((T, B, E)), heads)
+    assert y.shape == (T, B, E) and A.shape == (B, heads, T, T)
+    dx, grads = attention.multihead_backward(np.ones_like(y), cache)
+    assert dx.shape == (T, B, E)
+    assert_zero_gradients(grads, params)
