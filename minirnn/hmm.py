@@ -240,13 +240,18 @@ def viterbi(params, x, lengths=None, device="cpu"):
 
 def m_step(params, x, lengths, gamma, xi):
     """New parameters from the posteriors (eqs. 14-16). A state that no step visits
-    keeps its old emissions; a transition row never left keeps its old row."""
+    keeps its old emissions; a transition row never left keeps its old row; pi stays
+    when no sequence has a first step (T = 0, or every length 0)."""
     lengths = checks.lengths(lengths, x.shape[1], x.shape[0])
     started = lengths > 0
     counts = xi.sum(0)
     leave = counts.sum(1, keepdims=True)
-    first = gamma[0, started].sum(0)
-    new = {"pi": first / first.sum(),                                           # eq. (14)
+    if started.any():
+        first = gamma[0, started].sum(0)
+        pi = first / first.sum()                                                # eq. (14)
+    else:
+        pi = params["pi"]
+    new = {"pi": pi,
            "A": np.where(leave > 0, counts / np.where(leave > 0, leave, 1), params["A"])}
     valid = _valid(lengths, x.shape[0])
     w = gamma[valid]                                      # (N, K) posterior weights

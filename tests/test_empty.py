@@ -8,7 +8,7 @@ negative number of steps to draw means nothing and is refused by name.
 import numpy as np
 import pytest
 
-from minirnn import attention, birnn, elman, gru, layers, lstm
+from minirnn import attention, birnn, elman, gru, hmm, layers, lstm
 from minirnn.kernels import common
 
 D, H = 3, 4
@@ -142,3 +142,35 @@ def test_multihead_attention_over_an_empty_batch(rng, T, B):
     dx, grads = attention.multihead_backward(np.ones_like(y), cache)
     assert dx.shape == (T, B, E)
     assert_zero_gradients(grads, params)
+
+
+def hmm_params(rng, kind):
+    params = hmm.init_categorical(rng, 3, 4)
+    if kind == "gaussian":
+        params = {"pi": params["pi"], "A": params["A"], "mu": rng.standard_normal((3, 2)),
+                  "var": rng.uniform(0.5, 2, (3, 2))}
+    return params
+
+
+def hmm_observations(rng, kind, T, B):
+    return np.zeros((T, B), np.int64) if kind == "categorical" else rng.standard_normal((T, B, 2))
+
+
+@pytest.mark.parametrize("T, B, lengths", [(0, 3, None), (5, 0, None), (0, 0, None),
+                                           (5, 2, [0, 0])])
+@pytest.mark.parametrize("kind", ["categorical", "gaussian"])
+def test_hmm_em_without_observations_keeps_the_parameters(rng, kind, T, B, lengths):
+    """No sequence has a first step or a transition, and no state is visited: the
+    M-step has nothing to count and keeps every parameter (as it keeps an unvisited
+    state's emissions); each log P(x) is 0, so EM stops after one iteration."""
+    params = hmm_params(rng, kind)
+    x = hmm_observations(rng, kind, T, B)
+    gamma, xi, loglik = hmm.posteriors(params, x, lengths)
+    assert np.array_equal(loglik, np.zeros(B))
+    new = hmm.m_step(params, x, lengths, gamma, xi)
+    for k in params:
+        assert np.array_equal(new[k], params[k]), k
+    fitted, history = hmm.baum_welch(params, x, lengths)
+    assert history == [0.0, 0.0]
+    for k in params:
+        assert np.array_equal(fitted[k], params[k]), k
