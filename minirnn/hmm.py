@@ -305,7 +305,7 @@ def sample(params, rng, T, B=1):
     observations x, (T, B) symbols or (T, B, D) values."""
     kind = check_params(params)
     z = np.empty((T, B), np.int64)
-    z[0] = _draw(np.tile(params["pi"], (B, 1)), rng)
+    z[:1] = _draw(np.tile(params["pi"], (B, 1)), rng)     # a slice: T = 0 sets nothing
     for t in range(1, T):
         z[t] = _draw(params["A"][z[t - 1]], rng)
     if kind == "categorical":

@@ -89,7 +89,7 @@ def sample(params, T, rng):
     w = rng.multivariate_normal(np.zeros(n), params["Q"], size=T)
     v = rng.multivariate_normal(np.zeros(m), params["R"], size=T)
     x = np.empty((T, n))
-    x[0] = x0
+    x[:1] = x0                                  # a slice: T = 0 sets nothing
     for t in range(1, T):
         x[t] = F @ x[t - 1] + w[t]
     y = x @ H.T + v

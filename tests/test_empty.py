@@ -8,8 +8,9 @@ negative number of steps to draw means nothing and is refused by name.
 import numpy as np
 import pytest
 
-from minirnn import attention, birnn, elman, gru, hmm, layers, lstm
+from minirnn import attention, birnn, elman, gru, hmm, layers, lds, lstm
 from minirnn.kernels import common
+from minirnn.tasks.tracking import constant_velocity
 
 D, H = 3, 4
 CELLS = {"elman": (elman, {}, {}), "lstm": (lstm, {}, {}),
@@ -174,3 +175,16 @@ def test_hmm_em_without_observations_keeps_the_parameters(rng, kind, T, B, lengt
     assert history == [0.0, 0.0]
     for k in params:
         assert np.array_equal(fitted[k], params[k]), k
+
+
+@pytest.mark.parametrize("kind", ["categorical", "gaussian"])
+def test_hmm_sample_of_no_steps(rng, kind):
+    params = hmm_params(rng, kind)
+    z, x = hmm.sample(params, rng, 0, 3)
+    assert z.shape == (0, 3) and x.shape == hmm_observations(rng, kind, 0, 3).shape
+
+
+def test_lds_sample_of_no_steps(rng):
+    params = constant_velocity(1.0, 0.1, 1.0)
+    x, y = lds.sample(params, 0, rng)
+    assert x.shape == (0, 4) and y.shape == (0, 2)
