@@ -65,6 +65,7 @@ def generate(params, past, steps):
     each prediction of eq. (1) fed back as the newest lag."""
     p = params["phi"].shape[0]
     _series("past", past, p, p)
+    steps = checks.count("steps", steps)
     lags = list(past[-p:])
     out = np.empty(steps)
     for t in range(steps):

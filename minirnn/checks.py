@@ -39,6 +39,15 @@ def lengths(lengths, B, T):
     return lengths.astype(np.int64)
 
 
+def count(name, n):
+    """n must be an integer >= 0: a number of steps or sequences to draw. A negative
+    one means nothing (NumPy refuses it only as "negative dimensions", and a loop
+    over it draws nothing); 0 draws an empty array. Returns n as an int."""
+    if not isinstance(n, (int, np.integer)) or n < 0:
+        raise ValueError(f"{name}: expected an integer >= 0, got {n!r}")
+    return int(n)
+
+
 def ids(name, idx, n):
     """idx must hold integers in [0, n): NumPy would take -1 as the last row or class."""
     idx = np.asarray(idx)

@@ -155,10 +155,11 @@ def generate(params, ro, u0, x0, steps, leak):
     if ro["W_u"].size:
         checks.shape("W_u", ro["W_u"], (D, D))
     _leak(leak)
+    steps = checks.count("steps", steps)
     W_u = ro["W_u"] if ro["W_u"].size else np.zeros((D, D))   # no input columns: W_u = 0
     cast = lambda a: np.ascontiguousarray(a, W.dtype)       # noqa: E731
     return kernels.generate_cpu(u0, x0, W_in, b, *csr(W), W.dtype.type(leak),
-                                cast(ro["W_out"]), cast(W_u), cast(ro["b_out"]), int(steps))
+                                cast(ro["W_out"]), cast(W_u), cast(ro["b_out"]), steps)
 
 
 def _reservoir(params):

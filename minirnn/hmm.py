@@ -304,6 +304,7 @@ def sample(params, rng, T, B=1):
     """B sequences of T steps from the model (eq. 1): states z (T, B) and
     observations x, (T, B) symbols or (T, B, D) values."""
     kind = check_params(params)
+    T, B = checks.count("T", T), checks.count("B", B)
     z = np.empty((T, B), np.int64)
     z[:1] = _draw(np.tile(params["pi"], (B, 1)), rng)     # a slice: T = 0 sets nothing
     for t in range(1, T):

@@ -84,6 +84,7 @@ def observations(params, y, batch=True):
 def sample(params, T, rng):
     """Draw x (T, n) and y (T, m) from the model (eq. 1) with generator ``rng``."""
     n, m = check_params(params)
+    T = checks.count("T", T)
     F, H = params["F"], params["H"]
     x0 = rng.multivariate_normal(params["mu0"], params["P0"])
     w = rng.multivariate_normal(np.zeros(n), params["Q"], size=T)

@@ -8,8 +8,9 @@ negative number of steps to draw means nothing and is refused by name.
 import numpy as np
 import pytest
 
-from minirnn import attention, birnn, elman, gru, hmm, layers, lds, lstm
+from minirnn import ar, attention, birnn, elman, esn, gru, hmm, layers, lds, lstm
 from minirnn.kernels import common
+from minirnn.tasks.charlm import CharLM, Settings
 from minirnn.tasks.tracking import constant_velocity
 
 D, H = 3, 4
@@ -188,3 +189,35 @@ def test_lds_sample_of_no_steps(rng):
     params = constant_velocity(1.0, 0.1, 1.0)
     x, y = lds.sample(params, 0, rng)
     assert x.shape == (0, 4) and y.shape == (0, 2)
+
+
+def test_samplers_refuse_a_negative_number_of_steps(rng):
+    esn_params = esn.init(rng, 1, 20)
+    readout = {"W_out": np.ones((1, 20)), "W_u": np.ones((1, 1)), "b_out": np.zeros(1)}
+    ar_params = {"c": 0.0, "phi": np.array([0.5, 0.2])}
+    task = CharLM(Settings(hidden=8, embed=4, dtype="float64"), "\nab")
+    calls = {"steps": lambda: esn.generate(esn_params, readout, np.zeros((1, 1)),
+                                           np.zeros((1, 20)), -1, 1.0),
+             "steps ": lambda: ar.generate(ar_params, np.ones(3), -1),
+             "T": lambda: hmm.sample(hmm_params(rng, "categorical"), rng, -1),
+             "B": lambda: hmm.sample(hmm_params(rng, "categorical"), rng, 5, -2),
+             "T ": lambda: lds.sample(constant_velocity(1.0, 0.1, 1.0), -1, rng),
+             "length": lambda: task.sample(task.init_params(rng), rng, length=-1)}
+    for name, call in calls.items():
+        with pytest.raises(ValueError, match=f"{name.strip()}: expected an integer >= 0, got -"):
+            call()
+
+
+def test_samplers_draw_nothing_for_zero_steps(rng):
+    esn_params = esn.init(rng, 1, 20)
+    readout = {"W_out": np.ones((1, 20)), "W_u": np.ones((1, 1)), "b_out": np.zeros(1)}
+    y, x = esn.generate(esn_params, readout, np.zeros((2, 1)), np.zeros((2, 20)), 0, 1.0)
+    assert y.shape == (0, 2, 1) and x.shape == (0, 2, 20)
+    assert ar.generate({"c": 0.0, "phi": np.array([0.5])}, np.ones(3), 0).shape == (0,)
+    task = CharLM(Settings(hidden=8, embed=4, dtype="float64"), "\nab")
+    assert task.sample(task.init_params(rng), rng, length=0, prime="ab") == "ab"
+
+
+def test_a_number_of_steps_is_an_integer():
+    with pytest.raises(ValueError, match="steps: expected an integer >= 0, got 2.5"):
+        ar.generate({"c": 0.0, "phi": np.array([0.5])}, np.ones(3), 2.5)

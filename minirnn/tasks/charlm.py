@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .. import elman
+from .. import checks, elman
 from ..data import shakespeare
 from ..layers import affine_backward, affine_forward, embedding_backward, \
     embedding_forward, log_softmax, softmax_cross_entropy
@@ -140,6 +140,7 @@ class CharLM:
             raise ValueError(f"temperature must be > 0, got {temperature}")
         if not prime:
             raise ValueError("prime must be at least one character")
+        length = checks.count("length", length)
         ids = self.encode(prime)[:, None]
         h = np.zeros((1, self.s.hidden), self.dtype)
         z, hs, _ = self.forward(params, ids, h)
