@@ -122,6 +122,8 @@ def fit_readout(x, y, ridge, u=None):
         checks.finite(name, a)
     if not ridge >= 0:
         raise ValueError(f"ridge: expected a penalty >= 0, got {ridge}")
+    if x.shape[0] == 0:                 # b_out is the mean of the rows: none, no mean
+        raise ValueError("x: expected at least 1 row (a state to fit on), got 0")
     z = np.concatenate([x, u], axis=1).astype(np.float64)
     y = y.astype(np.float64)
     # BEGIN SOLUTION eq. (6) of docs/esn.rst: the ridge readout W

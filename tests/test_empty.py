@@ -221,3 +221,18 @@ def test_samplers_draw_nothing_for_zero_steps(rng):
 def test_a_number_of_steps_is_an_integer():
     with pytest.raises(ValueError, match="steps: expected an integer >= 0, got 2.5"):
         ar.generate({"c": 0.0, "phi": np.array([0.5])}, np.ones(3), 2.5)
+
+
+@pytest.mark.parametrize("n", [0, 1])
+def test_charlm_loss_needs_a_character_to_predict(rng, n):
+    """The mean over no predictions is 0 / 0: refused, not a ZeroDivisionError."""
+    task = CharLM(Settings(hidden=8, embed=4, dtype="float64"), "\nab")
+    with pytest.raises(ValueError, match=f"ids: expected at least 2 characters, got {n}"):
+        task.loss(task.init_params(rng), np.zeros(n, np.int32))
+
+
+def test_esn_readout_needs_a_row_to_fit(rng):
+    """The ridge readout centres on the mean of the rows: no rows, no mean (NaN)."""
+    with pytest.raises(ValueError, match=r"x: expected at least 1 row \(a state to fit "
+                                         r"on\), got 0"):
+        esn.fit_readout(np.zeros((0, 20)), np.zeros((0, 1)), 1e-3)

@@ -117,6 +117,8 @@ class CharLM:
         Each of the parallel streams starts from h = 0, so streams are kept >= 1000
         characters long: the cold start then weighs little in the mean.
         """
+        if len(ids) < 2:                # a mean over no predictions
+            raise ValueError(f"ids: expected at least 2 characters, got {len(ids)}")
         rows = streams(ids, int(np.clip(len(ids) // 1000, 1, 64)))
         h = np.zeros((rows.shape[0], self.s.hidden), self.dtype)
         total, count, T = 0.0, 0, 512
