@@ -237,7 +237,7 @@ def sequence_launch(B, H):
 
 
 def launch(kernel, config, *args):
-    """kernel[config](*args), the launch of every CUDA wrapper, unless config's grid
+    """``kernel[config](*args)``, the launch of every CUDA wrapper, unless config's grid
     has no blocks: an empty batch (B = 0 sequences, no rows) has nothing to compute,
     and CUDA refuses a grid of zero blocks ("invalid configuration argument"; the
     simulator would run it, silently)."""
