@@ -1,7 +1,8 @@
 """Bidirectional and stacked (deep) RNNs over any recurrent cell (``docs/birnn.rst``).
 
 A cell is a module with the interface of ``minirnn.elman`` (``lstm`` and ``gru`` share
-it). With rho the reversal of each sequence within its length l (steps counted from 0),
+it: init, check_params, forward, backward). With rho the reversal of each sequence
+within its length l (steps counted from 0),
 
     rho(x)_t = x_{l-1-t}  for t < l,   x_t  for t >= l                  (1)
 
@@ -93,6 +94,13 @@ def forward(params, cell, x, lengths=None, num_layers=1, bidirectional=True, dro
     if got != expected:
         raise ValueError(f"params: expected cells {expected} (num_layers={num_layers}, "
                          f"bidirectional={bidirectional}, as given to init), got {got}")
+    D, dtype = x.shape[2], None     # every cell before any runs, all of the first's dtype
+    for k in range(num_layers):
+        outputs = 0
+        for d in dirs:
+            outputs += cell.check_params(params, D, dtype, f"l{k}.{d}/", **cell_options)
+            dtype = params[f"l{k}.{d}/W_h"].dtype
+        D = outputs                 # layer k + 1 reads the outputs of all directions
     if not 0 <= dropout < 1:
         raise ValueError(f"dropout: expected a rate in [0, 1), got {dropout}")
     layers = []

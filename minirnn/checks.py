@@ -95,17 +95,33 @@ def nonnegative(name, x):
                          f"(expected values >= 0)")
 
 
-def parameters(params, **shapes):
-    """Each params[name] a float array of shapes[name] (None: any size), all of the
-    first one's dtype: a wrong-sized bias would otherwise be read past its end by a
-    kernel, which checks no bounds."""
-    dtype = None
+def parameters(params, prefix="", dtype=None, **shapes):
+    """Each params[prefix + name] a float array of shapes[name] (None: any size), all of
+    ``dtype`` (default: the first one's): a wrong-sized bias would otherwise be read past
+    its end by a kernel, which checks no bounds. Errors name the key, prefix included
+    (``prefix``: one cell's parameters inside a larger dict, as birnn keeps them)."""
+    first = None
     for name, want in shapes.items():
-        if name not in params:
-            raise ValueError(f"params: missing {name!r}; has {sorted(params)}")
-        float_array(name, params[name], len(want), dtype)
-        shape(name, params[name], want)
-        dtype = dtype or params[name].dtype
+        key = prefix + name
+        if key not in params:
+            raise ValueError(f"params: missing {key!r}; has "
+                             f"{sorted(k for k in params if k.startswith(prefix))}")
+        x = params[key]
+        float_array(key, x, len(want))
+        if dtype is not None and x.dtype != dtype:
+            source = f" (that of {first})" if first else ""
+            raise ValueError(f"{key}: expected dtype {np.dtype(dtype)}{source}, got {x.dtype}")
+        shape(key, x, want)
+        if dtype is None:
+            dtype, first = x.dtype, key
+
+
+def parameter_shape(params, name, ndim, prefix=""):
+    """The shape of params[prefix + name], once checked to be there, a float array of
+    ``ndim`` dimensions: the sizes the other parameters are then checked against (a
+    cell's H from W_h) with ``parameters``."""
+    parameters(params, prefix, **{name: (None,) * ndim})
+    return params[prefix + name].shape
 
 
 def recurrent_inputs(x, W_x, H, seq_lengths, **states):

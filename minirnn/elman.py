@@ -35,6 +35,16 @@ def init(rng, D, H, dtype=np.float32):
             "b": np.zeros(H, dtype)}
 
 
+def check_params(params, D=None, dtype=None, prefix="", **options):
+    """Presence, shapes and dtype of W_x (D, H), W_h (H, H), b (H,), H from W_h; D None
+    takes any input size, dtype None the dtype of W_x. Keys and errors carry ``prefix``
+    (a cell inside birnn's dict); forward's ``options`` do not change the shapes.
+    Returns H."""
+    H = checks.parameter_shape(params, "W_h", 2, prefix)[0]
+    checks.parameters(params, prefix, dtype, W_x=(D, H), W_h=(H, H), b=(H,))
+    return H
+
+
 def forward(params, x, h0=None, lengths=None, nonlinearity="tanh", device="cpu",
             backprop=True):
     """Run the RNN over x (T, B, D).
@@ -44,8 +54,7 @@ def forward(params, x, h0=None, lengths=None, nonlinearity="tanh", device="cpu",
     Returns h (T, B, H) and the cache for ``backward``, None with ``backprop=False``
     (evaluation: nothing is kept for a backward pass, as in lstm.forward).
     """
-    H = params["W_h"].shape[0]
-    checks.parameters(params, W_x=(None, H), W_h=(H, H), b=(H,))
+    H = check_params(params)
     W_x, W_h, b = params["W_x"], params["W_h"], params["b"]
     lengths, h0 = checks.recurrent_inputs(x, W_x, H, lengths, h0=h0)
     T, B, D = x.shape

@@ -60,6 +60,22 @@ def init(rng, D, H, dtype=np.float32, variant="after"):
     return {k: rng.uniform(-s, s, shape).astype(dtype) for k, shape in shapes.items()}
 
 
+def check_params(params, D=None, dtype=None, prefix="", variant="after", **options):
+    """Presence, shapes and dtype of W_x (D, 3H), W_h (H, 3H), b_x (3H,) and b_h (3H,),
+    or (2H,) for variant "before"; H from W_h, D None takes any input size, dtype None
+    the dtype of W_x. Keys and errors carry ``prefix`` (a cell inside birnn's dict);
+    forward's other ``options`` do not change the shapes. Returns H."""
+    _check_variant(variant)
+    H = checks.parameter_shape(params, "W_h", 2, prefix)[0]
+    checks.parameters(params, prefix, dtype, W_x=(D, 3 * H), W_h=(H, 3 * H), b_x=(3 * H,),
+                      b_h=(None,))
+    b_h = params[prefix + "b_h"]
+    if b_h.shape != (BIAS_H_BLOCKS[variant] * H,):
+        raise ValueError(f"{prefix}b_h: expected shape ({BIAS_H_BLOCKS[variant] * H},) for "
+                         f"variant={variant!r}, got {b_h.shape}")
+    return H
+
+
 def forward(params, x, h0=None, lengths=None, variant="after", device="cpu", backprop=True):
     """Run the GRU over x (T, B, D).
 
@@ -69,15 +85,10 @@ def forward(params, x, h0=None, lengths=None, variant="after", device="cpu", bac
     (Cho et al.) before it. Returns h (T, B, H) and the cache for ``backward``, None
     with ``backprop=False`` (evaluation: nothing is kept for a backward pass).
     """
-    H = params["W_h"].shape[0]
-    checks.parameters(params, W_x=(None, 3 * H), W_h=(H, 3 * H), b_x=(3 * H,), b_h=(None,))
+    H = check_params(params, variant=variant)
     W_x, W_h, b_x, b_h = params["W_x"], params["W_h"], params["b_x"], params["b_h"]
     lengths, h0 = checks.recurrent_inputs(x, W_x, H, lengths, h0=h0)
     T, B, D = x.shape
-    _check_variant(variant)
-    if b_h.shape != (BIAS_H_BLOCKS[variant] * H,):
-        raise ValueError(f"b_h: expected shape ({BIAS_H_BLOCKS[variant] * H},) for "
-                         f"variant={variant!r}, got {b_h.shape}")
     if device not in kernels.KERNELS:
         raise ValueError(f"device: expected one of {sorted(kernels.KERNELS)}, got {device!r}")
     b = b_x.copy()

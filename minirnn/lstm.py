@@ -47,24 +47,40 @@ def init(rng, D, H, dtype=np.float32, peephole=False):
     return params
 
 
+def has_peepholes(params, prefix=""):
+    """Whether params hold peepholes: any of p_i, p_f, p_o (then check_params wants all)."""
+    return any(prefix + k in params for k in PEEPHOLES)
+
+
+def check_params(params, D=None, dtype=None, prefix="", **options):
+    """Presence, shapes and dtype of W_x (D, 4H), W_h (H, 4H), b (4H,) and, if any of
+    them is there, all three peepholes (H,); H from W_h, D None takes any input size,
+    dtype None the dtype of W_x. Keys and errors carry ``prefix`` (a cell inside birnn's
+    dict); forward's ``options`` do not change the shapes. Returns H."""
+    H = checks.parameter_shape(params, "W_h", 2, prefix)[0]
+    peepholes = {k: (H,) for k in PEEPHOLES} if has_peepholes(params, prefix) else {}
+    checks.parameters(params, prefix, dtype, W_x=(D, 4 * H), W_h=(H, 4 * H), b=(4 * H,),
+                      **peepholes)
+    return H
+
+
 def forward(params, x, h0=None, c0=None, lengths=None, device="cpu", backprop=True):
     """Run the LSTM over x (T, B, D) from h0, c0 (B, H) (zeros if None).
 
-    Peepholes are used when ``params`` has p_i, p_f, p_o. ``lengths`` (B,) ends
-    sequences early; their states then stay fixed, so h[-1] is every final state.
+    Peepholes are used when ``params`` has p_i, p_f, p_o (one or two of them is an
+    error). ``lengths`` (B,) ends sequences early; their states then stay fixed, so
+    h[-1] is every final state.
     Returns h (T, B, H) and the cache for ``backward``. With ``backprop=False``
     (evaluation, prediction) nothing is kept for a backward pass: the cache is None,
     h is the same, and the gates and cells of all steps are never stored.
     """
-    H = params["W_h"].shape[0]
-    peepholes = {k: (H,) for k in PEEPHOLES} if PEEPHOLES[0] in params else {}
-    checks.parameters(params, W_x=(None, 4 * H), W_h=(H, 4 * H), b=(4 * H,), **peepholes)
+    H = check_params(params)
     W_x, W_h, b = params["W_x"], params["W_h"], params["b"]
     lengths, h0, c0 = checks.recurrent_inputs(x, W_x, H, lengths, h0=h0, c0=c0)
     T, B, D = x.shape
     if device not in kernels.KERNELS:
         raise ValueError(f"device: expected one of {sorted(kernels.KERNELS)}, got {device!r}")
-    P = np.stack([params[k] for k in PEEPHOLES]) if PEEPHOLES[0] in params else None
+    P = np.stack([params[k] for k in PEEPHOLES]) if has_peepholes(params) else None
     xw = pool.matmul(x.reshape(T * B, D), W_x).reshape(T, B, 4 * H)   # eq. (1)'s x_t W_x, all t
     if not backprop:
         return kernels.KERNELS[device][0](xw, W_h, b, P, h0, c0, lengths, store=False)[0], None

@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pytest
 
-from minirnn import elman, esn, gcn, gru, layers, lstm, optim
+from minirnn import birnn, elman, esn, gcn, gru, layers, lstm, optim
 
 CELLS = {"elman": (elman, "b"), "lstm": (lstm, "b"), "gru": (gru, "b_x")}
 
@@ -140,3 +140,58 @@ def test_adam_refuses_before_changing_anything():
     with pytest.raises(ValueError, match=r"params\['b'\]: Adam .*C-contiguous"):
         optim.adam(params, {"a": np.ones(3), "b": np.ones((2, 3))}, state, lr=0.1)
     assert np.array_equal(params["a"], np.ones(3)) and state == {}
+
+
+# ------------------------------------------- parameters: missing, misshapen, mixed dtypes
+#
+# Each case below failed with NumPy's broadcast or matmul message, a KeyError or an
+# AttributeError, named the wrong array, or ran on silently, before its check.
+
+@pytest.mark.parametrize("name", CELLS)
+def test_the_state_weight_missing_or_not_an_array_is_named(rng, name):
+    cell, _ = CELLS[name]
+    params = cell.init(rng, 3, 4, np.float64)
+    x = rng.standard_normal((5, 2, 3))
+    params["W_h"] = params["W_h"].tolist()
+    with pytest.raises(ValueError, match="W_h: expected a numpy array, got list"):
+        cell.forward(params, x)
+    del params["W_h"]
+    with pytest.raises(ValueError, match="params: missing 'W_h'"):
+        cell.forward(params, x)
+
+
+@pytest.mark.parametrize("name", CELLS)
+def test_a_weight_of_another_dtype_names_the_one_it_differs_from(rng, name):
+    cell, _ = CELLS[name]
+    params = cell.init(rng, 3, 4, np.float64)
+    params["W_x"] = params["W_x"].astype(np.float32)
+    message = r"W_h: expected dtype float32 \(that of W_x\), got float64"
+    with pytest.raises(ValueError, match=message):
+        cell.forward(params, rng.standard_normal((5, 2, 3)).astype(np.float32))
+
+
+def test_lstm_peepholes_come_all_three_or_none(rng):
+    params = lstm.init(rng, 3, 4, np.float64, peephole=True)
+    del params["p_i"]                        # p_f and p_o alone were silently dropped
+    with pytest.raises(ValueError, match="params: missing 'p_i'"):
+        lstm.forward(params, rng.standard_normal((5, 2, 3)))
+
+
+@pytest.mark.parametrize("name", CELLS)
+def test_birnn_names_the_cell_of_a_bad_parameter_before_running_any(rng, name, monkeypatch):
+    cell, _ = CELLS[name]
+    x = rng.standard_normal((5, 2, 3))
+    good = birnn.init(rng, cell, 3, 4, num_layers=2, dtype=np.float64)
+    ran, run = [], cell.forward
+    monkeypatch.setattr(cell, "forward", lambda *a, **k: ran.append(1) or run(*a, **k))
+    for change, message in [
+            (lambda p: p.pop("l1.bwd/W_h"), r"params: missing 'l1.bwd/W_h'"),
+            (lambda p: p.update({"l1.fwd/W_x": p["l1.fwd/W_x"][:4]}),
+             r"l1.fwd/W_x: expected shape \(8, \d+\), got \(4, \d+\)"),
+            (lambda p: p.update({"l1.bwd/W_x": p["l1.bwd/W_x"].astype(np.float32)}),
+             "l1.bwd/W_x: expected dtype float64, got float32")]:
+        params = dict(good)
+        change(params)
+        with pytest.raises(ValueError, match=message):
+            birnn.forward(params, cell, x, num_layers=2)
+        assert not ran                       # no layer ran before the check
