@@ -27,6 +27,7 @@ Backward through one layer, P = A^ (H~ W) with H~ = dropout(H)::
     dW = H~^T S,               dH~ = S W^T                        (9)
     dW_0 += lambda W_0                                            (10)
 """
+import re
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -198,17 +199,42 @@ def init(rng, sizes, dtype=np.float32):
     return params
 
 
+def layer_names(params):
+    """The names W_0, W_1, ... of the layers' weights, in order, after checking them:
+    numbered from 0 without a gap, 2-d float arrays of one dtype, each reading the
+    outputs of the one before. The layers are counted from the keys; any other key
+    (W_01 included) is an error: this GCN has weights only, as Kipf's code."""
+    names = sorted((k for k in params if re.fullmatch(r"W_(0|[1-9]\d*)", k)),
+                   key=lambda k: int(k[2:]))
+    others = sorted(k for k in params if k not in names)
+    if others:
+        raise ValueError(f"params: unexpected key(s) {others}: a GCN's only parameters are "
+                         f"its layers' weights W_0, W_1, ... (no biases, as in Kipf's code)")
+    if not names:
+        raise ValueError("params: expected the layers' weights W_0, W_1, ..., got none")
+    gaps = [f"W_{l}" for l in range(int(names[-1][2:]) + 1) if f"W_{l}" not in params]
+    if gaps:
+        raise ValueError(f"params: has {', '.join(names)} but no {', '.join(gaps)} (the "
+                         f"layers' weights are W_0, W_1, ..., numbered without a gap)")
+    checks.parameters(params, **{k: (None, None) for k in names})
+    for before, name in zip(names, names[1:]):
+        checks.shape(name, params[name], (params[before].shape[1], None))
+    return names
+
+
 def forward(params, A_hat, X, dropout=0.0, rng=None, device="cpu"):
-    """Logits Z (N, C) of a GCN with layers W_0, W_1, ... over the graph A_hat (eq. 6).
+    """Logits Z (N, C) of a GCN with layers W_0, W_1, ... over the graph A_hat (eq. 6);
+    as many layers as params has weights (see ``layer_names``).
 
     X (N, F) is dense or a CSR (sparse bag-of-words features, as Kipf's code keeps
     them). Dropout with rate ``dropout`` is applied to every layer's input when ``rng``
     is given (training), not otherwise (evaluation). Returns Z and the cache.
     """
+    names = layer_names(params)
     _graph_inputs(A_hat, X, params["W_0"], "X")
     H, layers = X, []
-    last = len(params) - 1
-    for l in range(len(params)):
+    last = len(names) - 1
+    for l in range(len(names)):
         H_drop, mask = _dropout(H, dropout, rng)
         # BEGIN SOLUTION eq. (6) of docs/gcn.rst: one layer, P and H
         P = propagate(A_hat, _times(H_drop, params[f"W_{l}"], device), device)  # eq. (6)
@@ -247,6 +273,7 @@ def _with_decay(grads, params, weight_decay):
 def loss(params, Z, labels, nodes, weight_decay=0.0):
     """Eq. (8): mean cross-entropy of Z over the labelled ``nodes`` plus
     (weight_decay/2) ||W_0||^2. Returns (L, dL/dZ); backward adds the decay's gradient."""
+    checks.parameters(params, W_0=(None, None))
     ce, dz = softmax_cross_entropy(Z[nodes], labels[nodes])
     dZ = np.zeros_like(Z)
     dZ[nodes] = dz
@@ -281,6 +308,8 @@ def gnn_init(rng, D, H, dtype=np.float32):
 def gnn_forward(params, A, H, activation=True, device="cpu"):
     """One plain GNN update (eq. 1) over the 0/1 adjacency A (see ``adjacency``):
     H (N, D) -> H' (N, H_out); ``activation=False`` leaves out the relu."""
+    D, D_out = checks.parameter_shape(params, "W_self", 2)
+    checks.parameters(params, W_self=(D, D_out), W_neigh=(D, D_out))
     W_self, W_neigh = params["W_self"], params["W_neigh"]
     _graph_inputs(A, H, W_self, "H")
     AH = propagate(A, H, device)                                          # eq. (1)

@@ -195,3 +195,33 @@ def test_birnn_names_the_cell_of_a_bad_parameter_before_running_any(rng, name, m
         with pytest.raises(ValueError, match=message):
             birnn.forward(params, cell, x, num_layers=2)
         assert not ran                       # no layer ran before the check
+
+
+@pytest.mark.parametrize("keys, message", [
+    (("W_0", "W_2"), r"params: has W_0, W_2 but no W_1"),
+    (("W_1", "W_2"), r"params: has W_1, W_2 but no W_0"),
+    (("W_0", "W_1", "bias"), r"params: unexpected key\(s\) \['bias'\]"),
+])
+def test_gcn_counts_its_layers_from_the_keys_and_names_a_gap(rng, keys, message):
+    A_hat = gcn.normalized_adjacency(np.array([[0, 1], [1, 2]]), 3)
+    weights = list(gcn.init(rng, [4, 5, 2], np.float64).values()) + [np.zeros(2)]
+    with pytest.raises(ValueError, match=message):
+        gcn.forward(dict(zip(keys, weights)), A_hat, rng.standard_normal((3, 4)))
+
+
+def test_gcn_weights_must_chain_and_share_a_dtype(rng):
+    A_hat = gcn.normalized_adjacency(np.array([[0, 1], [1, 2]]), 3)
+    X = rng.standard_normal((3, 4))
+    params = gcn.init(rng, [4, 5, 2], np.float64)
+    params["W_1"] = np.zeros((6, 2))
+    with pytest.raises(ValueError, match=r"W_1: expected shape \(5, \?\), got \(6, 2\)"):
+        gcn.forward(params, A_hat, X)
+    params["W_1"] = np.zeros((5, 2), np.float32)
+    with pytest.raises(ValueError, match=r"W_1: expected dtype float64 \(that of W_0\)"):
+        gcn.forward(params, A_hat, X)
+    with pytest.raises(ValueError, match="params: missing 'W_0'"):
+        gcn.loss({"W_1": params["W_1"]}, np.zeros((3, 2)), np.zeros(3, int), np.arange(2))
+    gnn = gcn.gnn_init(rng, 4, 5, np.float64)
+    gnn["W_neigh"] = gnn["W_neigh"][:, :3]
+    with pytest.raises(ValueError, match=r"W_neigh: expected shape \(4, 5\), got \(4, 3\)"):
+        gcn.gnn_forward(gnn, gcn.adjacency(np.array([[0, 1]]), 3), X)
