@@ -139,8 +139,11 @@ def additive_init(rng, d_q, d_k, A, dtype=np.float32):
 def additive_forward(params, q, k, v, lengths=None, device="cpu"):
     """Additive attention, eq. (8) then (2)-(4): q (Tq, B, d_q), k (Tk, B, d_k),
     v (Tk, B, d_v). Returns o (Tq, B, d_v), A (B, Tq, Tk) and the cache."""
+    size, = checks.parameter_shape(params, "w", 1)              # A, the scoring units
+    checks.parameters(params, W_q=(None, size), W_k=(None, size), w=(size,))
     lengths = _inputs(q, k, v, lengths, device)
     W_q, W_k, w = params["W_q"], params["W_k"], params["w"]
+    checks.float_array("q", q, 3, W_q.dtype)                    # k and v: q's, by _inputs
     checks.shape("q", q, (None, None, W_q.shape[0]))
     checks.shape("k", k, (None, None, W_k.shape[0]))
     qb, kb, vb = _batch_first(q), _batch_first(k), _batch_first(v)
@@ -196,8 +199,11 @@ def multihead_forward(params, x, heads, lengths=None, causal=False, device="cpu"
     ``lengths`` and ``causal`` mask keys as in ``dot_product_forward``. Returns
     y (T, B, E), the weights A (B, heads, T, T) and the cache for ``multihead_backward``.
     """
-    E = params["W_q"].shape[0]
+    E = checks.parameter_shape(params, "W_q", 2)[0]
+    checks.parameters(params, **{f"W_{p}": (E, E) for p in PROJECTIONS},
+                      **{f"b_{p}": (E,) for p in PROJECTIONS})
     lengths = _inputs(x, x, x, lengths, device)
+    checks.float_array("x", x, 3, params["W_q"].dtype)
     checks.shape("x", x, (None, None, E))
     if not (isinstance(heads, (int, np.integer)) and heads >= 1 and E % heads == 0):
         raise ValueError(f"heads: expected a positive divisor of the model size E = {E}, "

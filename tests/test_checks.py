@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pytest
 
-from minirnn import birnn, elman, esn, gcn, gru, layers, lstm, optim
+from minirnn import attention, birnn, elman, esn, gcn, gru, layers, lstm, optim
 
 CELLS = {"elman": (elman, "b"), "lstm": (lstm, "b"), "gru": (gru, "b_x")}
 
@@ -225,3 +225,20 @@ def test_gcn_weights_must_chain_and_share_a_dtype(rng):
     gnn["W_neigh"] = gnn["W_neigh"][:, :3]
     with pytest.raises(ValueError, match=r"W_neigh: expected shape \(4, 5\), got \(4, 3\)"):
         gcn.gnn_forward(gnn, gcn.adjacency(np.array([[0, 1]]), 3), X)
+
+
+def test_attention_weights_are_named(rng):
+    q, k, v = (rng.standard_normal(s) for s in ((4, 2, 3), (5, 2, 6), (5, 2, 2)))
+    params = attention.additive_init(rng, 3, 6, 7, np.float64)
+    with pytest.raises(ValueError, match=r"W_q: expected shape \(\?, 7\), got \(3, 8\)"):
+        attention.additive_forward({**params, "W_q": np.zeros((3, 8))}, q, k, v)
+    with pytest.raises(ValueError, match="params: missing 'w'"):
+        attention.additive_forward({"W_q": params["W_q"], "W_k": params["W_k"]}, q, k, v)
+    with pytest.raises(ValueError, match="q: expected dtype float64, got float32"):
+        attention.additive_forward(params, *(a.astype(np.float32) for a in (q, k, v)))
+    params = attention.multihead_init(rng, 8, np.float64)
+    x = rng.standard_normal((5, 2, 8))
+    with pytest.raises(ValueError, match=r"b_v: expected shape \(8\), got \(7,\)"):
+        attention.multihead_forward({**params, "b_v": np.zeros(7)}, x, 2)
+    with pytest.raises(ValueError, match=r"W_o: expected dtype float64 \(that of W_q\)"):
+        attention.multihead_forward({**params, "W_o": params["W_o"].astype(np.float32)}, x, 2)
