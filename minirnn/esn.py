@@ -139,6 +139,9 @@ def fit_readout(x, y, ridge, u=None):
 def readout(ro, x, u):
     """y = W_out x + W_u u + b_out (eq. 4) for states x (..., N) and inputs u (..., D);
     u has no columns when the readout has none for it."""
+    _, N, D = _readout(ro)
+    checks.shape("x", x, (*np.shape(x)[:-1], N))
+    checks.shape("u", u, (*np.shape(x)[:-1], D))
     return x @ ro["W_out"].T + u @ ro["W_u"].T + ro["b_out"]
 
 
@@ -152,28 +155,32 @@ def generate(params, ro, u0, x0, steps, leak):
     checks.shape("x0", x0, (B, N))
     checks.float_array("u0", u0, 2, W.dtype)
     checks.shape("u0", u0, (B, D))
-    checks.shape("W_out", ro["W_out"], (D, N))
-    checks.shape("b_out", ro["b_out"], (D,))
-    if ro["W_u"].size:
+    inputs_read = _readout(ro)[2]
+    checks.shape("W_out", ro["W_out"], (D, N))              # y is fed back as the input
+    if inputs_read:
         checks.shape("W_u", ro["W_u"], (D, D))
     _leak(leak)
     steps = checks.count("steps", steps)
-    W_u = ro["W_u"] if ro["W_u"].size else np.zeros((D, D))   # no input columns: W_u = 0
+    W_u = ro["W_u"] if inputs_read else np.zeros((D, D))     # no input columns: W_u = 0
     cast = lambda a: np.ascontiguousarray(a, W.dtype)       # noqa: E731
     return kernels.generate_cpu(u0, x0, W_in, b, *csr(W), W.dtype.type(leak),
                                 cast(ro["W_out"]), cast(W_u), cast(ro["b_out"]), steps)
 
 
 def _reservoir(params):
-    W_in, W, b = params["W_in"], params["W"], params["b"]
-    checks.float_array("W", W, 2)
-    N = W.shape[0]
-    checks.shape("W", W, (N, N))
-    checks.float_array("W_in", W_in, 2, W.dtype)
-    checks.shape("W_in", W_in, (N, None))
-    checks.float_array("b", b, 1, W.dtype)
-    checks.shape("b", b, (N,))
-    return W_in, W, b
+    N = checks.parameter_shape(params, "W", 2)[0]
+    checks.parameters(params, W=(N, N), W_in=(N, None), b=(N,))
+    return params["W_in"], params["W"], params["b"]
+
+
+def _readout(ro):
+    """(D_out, N, D) of a readout's W_out (D_out, N), W_u (D_out, D) and b_out (D_out,),
+    D = 0 when it reads no input. Each array may have its own float dtype: generate casts
+    them to the reservoir's, readout lets NumPy promote (fit_readout solves in float64)."""
+    D_out, N = checks.parameter_shape(ro, "W_out", 2)
+    for name, want in (("W_u", (D_out, None)), ("b_out", (D_out,))):
+        checks.parameters(ro, **{name: want})
+    return D_out, N, ro["W_u"].shape[1]
 
 
 def _leak(leak):

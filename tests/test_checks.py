@@ -242,3 +242,19 @@ def test_attention_weights_are_named(rng):
         attention.multihead_forward({**params, "b_v": np.zeros(7)}, x, 2)
     with pytest.raises(ValueError, match=r"W_o: expected dtype float64 \(that of W_q\)"):
         attention.multihead_forward({**params, "W_o": params["W_o"].astype(np.float32)}, x, 2)
+
+
+def test_esn_reservoir_and_readout_keys_are_named(rng):
+    params = esn.init(rng, 1, 20)
+    u = rng.standard_normal((6, 2, 1))
+    with pytest.raises(ValueError, match="params: missing 'W_in'"):
+        esn.forward({"W": params["W"], "b": params["b"]}, u, 0.3)
+    ro = {"W_out": np.ones((1, 20)), "W_u": np.ones((1, 1)), "b_out": np.zeros(1)}
+    with pytest.raises(ValueError, match="params: missing 'W_u'"):
+        esn.generate(params, {"W_out": ro["W_out"], "b_out": ro["b_out"]},
+                     np.zeros((2, 1)), np.zeros((2, 20)), 3, 0.3)
+    x, u2 = np.zeros((4, 20)), np.zeros((4, 1))
+    with pytest.raises(ValueError, match=r"b_out: expected shape \(1\), got \(2,\)"):
+        esn.readout({**ro, "b_out": np.zeros(2)}, x, u2)        # it broadcast to (4, 2)
+    with pytest.raises(ValueError, match=r"x: expected shape \(4, 20\), got \(4, 19\)"):
+        esn.readout(ro, x[:, :19], u2)
