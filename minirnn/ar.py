@@ -43,9 +43,21 @@ def fit(s, p):
     return {"c": float(theta[0]), "phi": theta[1:]}
 
 
+def check_params(params):
+    """The order p of params {"c": a number, "phi": (p,) float array}, once checked."""
+    p, = checks.parameter_shape(params, "phi", 1)
+    if "c" not in params:
+        raise ValueError(f"params: missing 'c'; has {sorted(params)}")
+    c = params["c"]
+    if np.ndim(c) != 0 or not np.issubdtype(np.asarray(c).dtype, np.number):
+        raise ValueError(f"c: expected a number (the intercept), got {np.asarray(c).dtype} "
+                         f"of shape {np.shape(c)}")
+    return p
+
+
 def predict(params, s):
     """One-step predictions of s_t for t = p .. T-1 from the true past values (T - p,)."""
-    A, _ = lagged(s, params["phi"].shape[0])
+    A, _ = lagged(s, check_params(params))
     return params["c"] + A[:, 1:] @ params["phi"]
 
 
@@ -63,7 +75,7 @@ def _series(name, s, p, least):
 def generate(params, past, steps):
     """Closed loop: ``steps`` values continuing the series ``past`` (at least p values),
     each prediction of eq. (1) fed back as the newest lag."""
-    p = params["phi"].shape[0]
+    p = check_params(params)
     _series("past", past, p, p)
     steps = checks.count("steps", steps)
     lags = list(past[-p:])

@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pytest
 
-from minirnn import attention, birnn, elman, esn, gcn, gru, layers, lstm, optim
+from minirnn import ar, attention, birnn, elman, esn, gcn, gru, hmm, layers, lstm, optim
 
 CELLS = {"elman": (elman, "b"), "lstm": (lstm, "b"), "gru": (gru, "b_x")}
 
@@ -258,3 +258,19 @@ def test_esn_reservoir_and_readout_keys_are_named(rng):
         esn.readout({**ro, "b_out": np.zeros(2)}, x, u2)        # it broadcast to (4, 2)
     with pytest.raises(ValueError, match=r"x: expected shape \(4, 20\), got \(4, 19\)"):
         esn.readout(ro, x[:, :19], u2)
+
+
+def test_hmm_and_ar_parameters_are_named(rng):
+    params = hmm.init_categorical(rng, 2, 6)
+    del params["A"]
+    with pytest.raises(ValueError, match="params: missing 'A'"):
+        hmm.loglik(params, rng.integers(0, 6, (10, 2)))
+    s = np.sin(np.arange(50) / 5)
+    fitted = ar.fit(s, 3)
+    with pytest.raises(ValueError, match=r"phi: expected 1 dimensions, got shape \(3, 2\)"):
+        ar.predict({**fitted, "phi": np.zeros((3, 2))}, s)      # returned (47, 2) values
+    with pytest.raises(ValueError, match="params: missing 'c'"):
+        ar.generate({"phi": fitted["phi"]}, s, 4)
+    message = r"c: expected a number \(the intercept\), got float64 of shape \(2,\)"
+    with pytest.raises(ValueError, match=message):
+        ar.generate({**fitted, "c": np.zeros(2)}, s, 4)
