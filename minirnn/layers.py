@@ -19,6 +19,7 @@ from .kernels.layers import max_over_time, scatter_add_rows
 
 def embedding_forward(E, idx):
     """Look up rows of E (V, D) for integer ids idx (...). Returns out (..., D), cache."""
+    checks.float_array("E", E, 2)
     checks.ids("idx", idx, E.shape[0])
     return E[idx], (idx, E.shape)
 
@@ -33,7 +34,14 @@ def embedding_backward(dout, cache):
 
 
 def affine_forward(x, W, b):
-    """x (..., D), W (D, H), b (H,) -> out (..., H), cache."""
+    """x (..., D), W (D, H), b (H,) -> out (..., H), cache. W and b of x's dtype; b may
+    be a scalar (0: no bias)."""
+    checks.float_array("x", x, max(np.ndim(x), 1))
+    checks.float_array("W", W, 2, x.dtype)
+    checks.shape("W", W, (x.shape[-1], None))
+    if np.ndim(b):                                  # a (2, H) b would broadcast silently
+        checks.float_array("b", b, 1, x.dtype)
+        checks.shape("b", b, (W.shape[1],))
     return x @ W + b, (x, W)
 
 

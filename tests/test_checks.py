@@ -274,3 +274,15 @@ def test_hmm_and_ar_parameters_are_named(rng):
     message = r"c: expected a number \(the intercept\), got float64 of shape \(2,\)"
     with pytest.raises(ValueError, match=message):
         ar.generate({**fitted, "c": np.zeros(2)}, s, 4)
+
+
+def test_affine_and_embedding_weights_are_named(rng):
+    x = rng.standard_normal((5, 2, 3))
+    with pytest.raises(ValueError, match=r"W: expected shape \(3, \?\), got \(4, 6\)"):
+        layers.affine_forward(x, np.zeros((4, 6)), np.zeros(6))
+    with pytest.raises(ValueError, match="b: expected 1 dimensions"):
+        layers.affine_forward(x, np.zeros((3, 6)), np.zeros((2, 6)))   # broadcast silently
+    with pytest.raises(ValueError, match="W: expected dtype float64, got float32"):
+        layers.affine_forward(x, np.zeros((3, 6), np.float32), np.zeros(6, np.float32))
+    with pytest.raises(ValueError, match="E: expected 2 dimensions"):
+        layers.embedding_forward(np.zeros(5), np.array([1, 2]))      # gave (2,) scalars
