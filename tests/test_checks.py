@@ -286,3 +286,27 @@ def test_affine_and_embedding_weights_are_named(rng):
         layers.affine_forward(x, np.zeros((3, 6), np.float32), np.zeros(6, np.float32))
     with pytest.raises(ValueError, match="E: expected 2 dimensions"):
         layers.embedding_forward(np.zeros(5), np.array([1, 2]))      # gave (2,) scalars
+
+
+def test_tasks_name_their_own_parameters(rng):
+    from minirnn.tasks import charlm, sentiment, seq2seq
+    task = charlm.CharLM(charlm.Settings(hidden=16, embed=8, dtype="float64"), "abcde")
+    params, x, h0 = task.init_params(rng), np.array([[0, 1], [2, 3]]), np.zeros((2, 16))
+    with pytest.raises(ValueError, match=r"W_y: expected shape \(16, 5\), got \(16, 6\)"):
+        task.forward({**params, "W_y": np.zeros((16, 6))}, x, h0)
+    with pytest.raises(ValueError, match=r"W_x: expected shape \(8, 16\), got \(7, 16\)"):
+        task.forward({**params, "W_x": np.zeros((7, 16))}, x, h0)
+    task = sentiment.Sentiment(sentiment.Settings(model="gru", hidden=4, embed=6), "abc")
+    params = task.init_params(rng)
+    with pytest.raises(ValueError, match=r"E: expected shape \(3, 6\), got \(3, 5\)"):
+        task.forward({**params, "E": np.zeros((3, 5), np.float32)}, np.zeros((2, 2), int), [2, 1])
+    with pytest.raises(ValueError, match="b_y: expected dtype float32, got float64"):
+        task.forward({**params, "b_y": np.zeros(2)}, np.zeros((2, 2), int), [2, 1])
+    task = seq2seq.Seq2Seq(seq2seq.Settings(hidden=4, embed=6))
+    params = task.init_params(rng)
+    inputs, lengths = np.zeros((3, 2), int), np.array([3, 2])
+    with pytest.raises(ValueError, match=r"dec.W_x: expected shape \(6, 24\), got \(5, 24\)"):
+        task.loss_and_grads({**params, "dec.W_x": np.zeros((5, 24), np.float32)}, inputs,
+                            lengths, np.zeros((11, 2), int))
+    with pytest.raises(ValueError, match=r"W_s: expected shape \(8, 8\), got \(8, 7\)"):
+        task.encode({**params, "W_s": np.zeros((8, 7), np.float32)}, inputs, lengths)

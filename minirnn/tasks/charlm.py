@@ -95,7 +95,16 @@ class CharLM:
     def initial_state(self):
         return {"h": np.zeros((self.s.batch_size, self.s.hidden), self.dtype)}
 
+    def check_params(self, params):
+        """Every parameter against the settings (the cell's by elman.check_params), each
+        named by its key: a checkpoint or dict of another model fails here, not deep in
+        a layer that knows W_y only as W."""
+        V, D = len(self.vocab), self.s.embed
+        H = elman.check_params(params, D, self.dtype)
+        checks.parameters(params, dtype=self.dtype, E=(V, D), W_y=(H, V), b_y=(V,))
+
     def forward(self, params, x, h0):
+        self.check_params(params)
         e, e_cache = embedding_forward(params["E"], x)
         h, h_cache = elman.forward(params, e, h0, nonlinearity=self.s.nonlinearity,
                                    device=self.s.device)

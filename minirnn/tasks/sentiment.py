@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .. import birnn, elman, gru, lstm
+from .. import birnn, checks, elman, gru, lstm
 from ..data import imdb
 from ..layers import affine_backward, affine_forward, dropout_backward, dropout_forward, \
     embedding_backward, embedding_forward, log_softmax, max_pool_backward, \
@@ -96,6 +96,8 @@ class Sentiment(LengthBucketed):
         """tokens (T, B) -> logits (B, 2); rng draws dropout masks (None: evaluation);
         with ``backprop=False`` the RNN keeps nothing for a backward pass."""
         s = self.s
+        checks.parameters(params, dtype=self.dtype, E=(len(self.vocab), s.embed),
+                          W_y=(self.features, 2), b_y=(2,))     # the cells: birnn's check
         e, e_cache = embedding_forward(params["E"], tokens)
         e, word_cache = dropout_forward(e, s.word_dropout, rng, shape=(*tokens.shape, 1))
         h, h_cache = birnn.forward(params, self.cell, e, lengths, s.num_layers, s.bidirectional,

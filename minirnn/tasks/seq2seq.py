@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .. import attention, birnn, gru
+from .. import attention, birnn, checks, gru
 from ..data import dates
 from ..layers import affine_backward, affine_forward, embedding_backward, \
     embedding_forward, log_softmax, softmax_cross_entropy, tanh_backward, tanh_forward
@@ -107,6 +107,9 @@ class Seq2Seq(LengthBucketed):
     # ------------------------------------------------------------------------ model
     def encode(self, params, inputs, lengths):
         """Encoder states m (T, B, 2H) and the decoder's first state s_0 (B, 2H)."""
+        Hd = 2 * self.s.hidden                   # the encoder's cells: birnn's check
+        checks.parameters(params, dtype=self.dtype, W_s=(Hd, Hd), b_s=(Hd,),
+                          E_x=(len(dates.INPUT_CHARS) + 1, self.s.embed))
         e, e_cache = embedding_forward(params["E_x"], inputs)
         m, m_cache = birnn.forward(_encoder_params(params), gru, e, lengths, device=self.s.device)
         pre, pre_cache = affine_forward(birnn.final_states(m), params["W_s"], params["b_s"])
@@ -126,6 +129,11 @@ class Seq2Seq(LengthBucketed):
         """Teacher-forced decoder over previous characters y_prev (T', B) from s0 (B, 2H):
         logits (T', B, V), the attention weights (B, T', T) or None, the decoder states
         (T', B, 2H) and the cache."""
+        V, Hd, attend = len(dates.OUTPUT_VOCAB), 2 * self.s.hidden, self.s.attention
+        gru.check_params(params, self.s.embed, self.dtype, "dec.")    # named dec.W_x, ...
+        checks.parameters(params, dtype=self.dtype, E_y=(V, self.s.embed),
+                          **({"W_q": (Hd, Hd)} if attend else {}),
+                          W_y=(2 * Hd if attend else Hd, V), b_y=(V,))
         d, d_cache = embedding_forward(params["E_y"], y_prev)
         dec = {k[4:]: v for k, v in params.items() if k.startswith("dec.")}
         s, s_cache = gru.forward(dec, d, s0, device=self.s.device)
