@@ -36,7 +36,7 @@ def embedding_backward(dout, cache):
 def affine_forward(x, W, b):
     """x (..., D), W (D, H), b (H,) -> out (..., H), cache. W and b of x's dtype; b may
     be a scalar (0: no bias)."""
-    checks.float_array("x", x, max(np.ndim(x), 1))
+    checks.float_array("x", x, max(np.ndim(x), 1))     # any dims but none: x[-1] is D
     checks.float_array("W", W, 2, x.dtype)
     checks.shape("W", W, (x.shape[-1], None))
     if np.ndim(b):                                  # a (2, H) b would broadcast silently
