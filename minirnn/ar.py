@@ -69,7 +69,8 @@ def _series(name, s, p, least):
     if not (isinstance(p, (int, np.integer)) and p >= 1):
         raise ValueError(f"p: expected an order >= 1, got {p!r}")
     if s.shape[0] < least:
-        raise ValueError(f"{name}: {s.shape[0]} values are too few for AR({p})")
+        raise ValueError(f"{name}: {s.shape[0]} values are too few for AR({p}), "
+                         f"which needs at least {least}")
 
 
 def generate(params, past, steps):

@@ -283,6 +283,8 @@ def loss(params, Z, labels, nodes, weight_decay=0.0):
 
 def accuracy(Z, labels, nodes):
     """Fraction of ``nodes`` whose largest logit is their label."""
+    if not np.size(nodes):                  # a mean over no nodes: NaN and a warning
+        raise ValueError("nodes: expected at least one node to score, got none")
     return float((Z[nodes].argmax(axis=1) == labels[nodes]).mean())
 
 

@@ -52,7 +52,8 @@ def test_generate_feeds_each_prediction_back_as_the_newest_lag(rng, p):
         s.append(params["c"] + sum(params["phi"][k] * s[-1 - k] for k in range(p)))
     assert np.allclose(ar.generate(params, past, 6), s[len(past):], rtol=1e-12)
     assert np.allclose(ar.generate(params, past[-p:], 6), s[len(past):], rtol=1e-12)
-    with pytest.raises(ValueError, match=f"past: {p - 1} values are too few"):
+    with pytest.raises(ValueError, match=f"past: {p - 1} values are too few for AR\\({p}\\), "
+                                         f"which needs at least {p}$"):
         ar.generate(params, past[:p - 1], 6)
 
 

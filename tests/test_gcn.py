@@ -144,3 +144,11 @@ def test_bad_inputs_are_named(rng):
     _, cache = gcn.forward(params, A_hat, rng.standard_normal((N, 4)))
     with pytest.raises(ValueError, match=r"dZ: expected shape \(8, 2\)"):
         gcn.backward(np.zeros((N, 3)), cache)
+
+
+def test_accuracy_counts_hits_and_refuses_no_nodes():
+    Z = np.array([[2.0, 1.0], [0.0, 3.0], [5.0, 4.0]])          # predicts 0, 1, 0
+    labels = np.array([0, 0, 0])
+    assert gcn.accuracy(Z, labels, np.array([0, 1, 2])) == 2 / 3
+    with pytest.raises(ValueError, match="nodes: expected at least one node"):
+        gcn.accuracy(Z, labels, np.array([], int))     # was NaN and a RuntimeWarning
