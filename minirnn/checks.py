@@ -95,6 +95,15 @@ def nonnegative(name, x):
                          f"(expected values >= 0)")
 
 
+def present(params, key, prefix=""):
+    """params must hold ``key`` (a KeyError would not say what it has: the keys that
+    start with ``prefix`` are listed). Returns key."""
+    if key not in params:
+        raise ValueError(f"params: missing {key!r}; has "
+                         f"{sorted(k for k in params if k.startswith(prefix))}")
+    return key
+
+
 def parameters(params, prefix="", dtype=None, **shapes):
     """Each params[prefix + name] a float array of shapes[name] (None: any size), all of
     ``dtype`` (default: the first one's): a wrong-sized bias would otherwise be read past
@@ -102,10 +111,7 @@ def parameters(params, prefix="", dtype=None, **shapes):
     (``prefix``: one cell's parameters inside a larger dict, as birnn keeps them)."""
     first = None
     for name, want in shapes.items():
-        key = prefix + name
-        if key not in params:
-            raise ValueError(f"params: missing {key!r}; has "
-                             f"{sorted(k for k in params if k.startswith(prefix))}")
+        key = present(params, prefix + name, prefix)
         x = params[key]
         float_array(key, x, len(want))
         if dtype is not None and x.dtype != dtype:

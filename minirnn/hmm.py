@@ -82,9 +82,7 @@ def check_params(params):
     K = params["pi"].shape[0]
     stochastic = {"pi": (K,), "A": (K, K)} | ({"B": (K, None)} if kind == "categorical" else {})
     for name, shape in stochastic.items():
-        if name not in params:
-            raise ValueError(f"params: missing {name!r}; has {sorted(params)}")
-        p = np.asarray(params[name])
+        p = np.asarray(params[checks.present(params, name)])
         checks.float_array(name, p, len(shape))
         checks.shape(name, p, shape)
         checks.finite(name, p)
