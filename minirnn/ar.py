@@ -46,10 +46,7 @@ def fit(s, p):
 def check_params(params):
     """The order p of params {"c": a number, "phi": (p,) float array}, once checked."""
     p, = checks.parameter_shape(params, "phi", 1)
-    c = params[checks.present(params, "c")]
-    if np.ndim(c) != 0 or not np.issubdtype(np.asarray(c).dtype, np.number):
-        raise ValueError(f"c: expected a number (the intercept), got {np.asarray(c).dtype} "
-                         f"of shape {np.shape(c)}")
+    checks.number("c", params[checks.present(params, "c")])
     return p
 
 
