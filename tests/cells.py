@@ -3,6 +3,8 @@
 A cell here is a module with ``forward(params, x, *states, ..., device=...)`` and
 ``dx, *dstates, grads = backward(dh, cache)`` (minirnn.elman, .lstm, .gru).
 """
+import re
+
 import numpy as np
 import pytest
 from numba import types
@@ -49,14 +51,75 @@ def assert_chunks_compose(cell, params, x, h0, dh, split, **options):
         assert rel_error(g1[k] + g2[k], g_full[k]) < 1e-12
 
 
+def run(cell, params, x, states, dh, **options):
+    """One forward and backward pass: [h, dx, the states' gradients, the weight
+    gradients in the order of their names]."""
+    h, cache = cell.forward(params, x, *states, **options)
+    dx, *dstates, grads = cell.backward(dh, cache)
+    return [h, dx, *dstates] + [grads[k] for k in sorted(grads)]
+
+
+def assert_deterministic(cell, params, x, states, **options):
+    """Two runs give the same numbers to the bit: the CPU kernels are serial, so no
+    sum depends on how threads split it (docs/elman.rst, "No prange")."""
+    dh = np.ones(x.shape[:2] + states[0].shape[1:], x.dtype)
+    first, second = (run(cell, params, x, states, dh, **options) for _ in range(2))
+    assert all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))
+
+
+def assert_padding_changes_nothing(cell, params, x, states, lengths, rng, **options):
+    """A padded batch gives each sequence exactly what it gives alone, whatever the
+    padding holds: padded steps keep the state, get dx = 0 and add to no gradient."""
+    x_other, dh = x.copy(), rng.standard_normal(x.shape[:2] + states[0].shape[1:])
+    for n, L in enumerate(lengths):
+        x_other[L:, n] = 1e3 * rng.standard_normal(x[L:, n].shape)
+        dh[L:, n] = 0                             # nothing downstream reads padded outputs
+    first, second = (run(cell, params, xs, states, dh, lengths=lengths, **options)
+                     for xs in (x, x_other))
+    assert all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))
+    h, dx, *dstates = first[:2 + len(states)]
+    for n, L in enumerate(lengths):
+        assert np.all(dx[L:, n] == 0)
+        last = h[L - 1, n] if L else states[0][n]
+        assert np.array_equal(h[L:, n], np.broadcast_to(last, h[L:, n].shape))
+        if L:
+            alone = run(cell, params, x[:L, n:n + 1], [s[n:n + 1] for s in states],
+                        dh[:L, n:n + 1], **options)[:2 + len(states)]
+            got = [h[:L, n:n + 1], dx[:L, n:n + 1], *(d[n:n + 1] for d in dstates)]
+            assert all(np.allclose(a, b, rtol=1e-12, atol=1e-14)
+                       for a, b in zip(got, alone, strict=True))
+
+
+# Inputs every cell must refuse by name, for a problem with T=7, B=4, D=3, H=5:
+# change(params, x, states) gives the (params, x, states, lengths) to call forward with.
+BAD_INPUTS = [
+    (lambda p, x, s: (p, x[0], s, None), "x: expected 3 dimensions"),
+    (lambda p, x, s: (p, x[:, :, :2], s, None), "x: expected shape (?, ?, 3)"),
+    (lambda p, x, s: (p, x.astype(np.float32), s, None), "x: expected dtype float64, got float32"),
+    (lambda p, x, s: (p, x.astype(int), s, None), "x: expected dtype float64, got int64"),
+    (lambda p, x, s: (p, x, [s[0][:2], *s[1:]], None), "h0: expected shape (4, 5), got (2, 5)"),
+    (lambda p, x, s: (p, x, [s[0].astype(np.float32), *s[1:]], None),
+     "h0: expected dtype float64, got float32"),
+    (lambda p, x, s: (p, x, [s[0] * np.inf, *s[1:]], None), "h0: non-finite value"),
+    (lambda p, x, s: (p, x, s, [7, 7]), "lengths: expected 4 integers"),
+    (lambda p, x, s: (p, x, s, [8, 1, 1, 1]), "lengths: expected values in [0, 7]"),
+    (lambda p, x, s: (p, np.where(x > 2, np.nan, x), s, None), "x: non-finite value nan at index"),
+]
+
+
+def assert_names_bad_input(cell, params, x, states, change, message, **options):
+    """forward refuses the changed input with a ValueError that says ``message``."""
+    x[3, 1, 2] = 2.5                     # one value > 2, for the NaN case
+    params, x, states, lengths = change(params, x, states)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        cell.forward(params, x, *states, lengths, **options)
+
+
 def assert_cuda_equals_cpu(cell, params, x, states, dh, lengths, **options):
     """The CUDA twin gives the CPU kernel's outputs and every gradient (1e-12 in
     float64, 1e-5 in float32). Returns the CUDA run's h."""
-    runs = {}
-    for device in ("cpu", "cuda"):
-        h, cache = cell.forward(params, x, *states, lengths=lengths, device=device, **options)
-        dx, *dstates, grads = cell.backward(dh, cache)
-        runs[device] = [h, dx, *dstates] + [grads[k] for k in sorted(grads)]
+    runs = {device: run(cell, params, x, states, dh, lengths=lengths, device=device, **options)
+            for device in ("cpu", "cuda")}
     tol = 1e-12 if x.dtype == np.float64 else 1e-5
     for cpu, cuda in zip(runs["cpu"], runs["cuda"]):
         assert np.allclose(cpu, cuda, rtol=tol, atol=tol)

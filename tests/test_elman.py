@@ -1,5 +1,4 @@
 """Elman RNN: kernels vs the NumPy reference, gradient checks, padding, TBPTT, bad input."""
-import re
 
 import numpy as np
 import pytest
@@ -8,7 +7,8 @@ from numba import types
 from minirnn import elman
 from minirnn.kernels import elman as kernels
 from minirnn.gradcheck import check
-from tests.cells import assert_chunks_compose, float32_return_type
+from tests.cells import (BAD_INPUTS, assert_chunks_compose, assert_deterministic,
+                         assert_names_bad_input, assert_padding_changes_nothing, float32_return_type)
 from tests.reference import elman as reference
 
 
@@ -72,32 +72,8 @@ def test_gradcheck_one_step(rng):
 
 
 def test_padded_steps_change_nothing(rng):
-    """A padded batch gives each sequence exactly what it gives alone, whatever the padding."""
     p, x, h0 = problem(rng)
-    lengths = np.array([7, 2, 0, 5])
-    x_other = x.copy()
-    for n, L in enumerate(lengths):
-        x_other[L:, n] = 1e3 * rng.standard_normal(x[L:, n].shape)
-    dh = rng.standard_normal((7, 4, 5))
-    for n, L in enumerate(lengths):
-        dh[L:, n] = 0                             # nothing downstream reads padded outputs
-    runs = []
-    for xs in (x, x_other):
-        h, cache = elman.forward(p, xs, h0, lengths)
-        runs.append((h, *elman.backward(dh, cache)))
-    (h, dx, dh0, g), (h2, dx2, dh02, g2) = runs
-    assert np.array_equal(h, h2) and np.array_equal(dh0, dh02)
-    assert all(np.array_equal(g[k], g2[k]) for k in g)
-    for n, L in enumerate(lengths):
-        assert np.all(dx[L:, n] == 0)
-        if L == 0:
-            assert np.array_equal(h[:, n], np.broadcast_to(h0[n], h[:, n].shape))
-            continue
-        h_alone, cache = elman.forward(p, x[:L, n:n + 1], h0[n:n + 1])
-        dx_alone, dh0_alone, _ = elman.backward(dh[:L, n:n + 1], cache)
-        assert np.allclose(h[:L, n], h_alone[:, 0], rtol=1e-13, atol=1e-15)
-        assert np.allclose(dx[:L, n], dx_alone[:, 0], rtol=1e-12, atol=1e-14)
-        assert np.allclose(dh0[n], dh0_alone[0], rtol=1e-12, atol=1e-14)
+    assert_padding_changes_nothing(elman, p, x, [h0], np.array([7, 2, 0, 5]), rng)
 
 
 def test_truncated_bptt_chunks_compose_to_the_whole_sequence(rng):
@@ -107,29 +83,13 @@ def test_truncated_bptt_chunks_compose_to_the_whole_sequence(rng):
 
 def test_kernels_are_deterministic(rng):
     p, x, h0 = problem(rng, T=30, B=16, D=8, H=32, dtype=np.float32)
-    out = []
-    for _ in range(2):
-        h, cache = elman.forward(p, x, h0)
-        out.append((h, *elman.backward(np.ones_like(h), cache)))
-    assert np.array_equal(out[0][0], out[1][0]) and np.array_equal(out[0][1], out[1][1])
-    assert all(np.array_equal(out[0][3][k], out[1][3][k]) for k in p)
+    assert_deterministic(elman, p, x, [h0])
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda p, x, h0: (p, x[0], h0, None), "x: expected 3 dimensions"),
-    (lambda p, x, h0: (p, x[:, :, :2], h0, None), "x: expected shape (?, ?, 3)"),
-    (lambda p, x, h0: (p, x.astype(np.float32), h0, None), "x: expected dtype float64, got float32"),
-    (lambda p, x, h0: (p, x.astype(int), h0, None), "x: expected dtype float64, got int64"),
-    (lambda p, x, h0: (p, x, h0[:2], None), "h0: expected shape (4, 5), got (2, 5)"),
-    (lambda p, x, h0: (p, x, h0, [7, 7]), "lengths: expected 4 integers"),
-    (lambda p, x, h0: (p, x, h0, [8, 1, 1, 1]), "lengths: expected values in [0, 7]"),
-    (lambda p, x, h0: (p, np.where(x > 2, np.nan, x), h0, None), "x: non-finite value nan at index"),
-])
+@pytest.mark.parametrize("change, message", BAD_INPUTS)
 def test_bad_input_names_expected_and_got(rng, change, message):
     p, x, h0 = problem(rng)
-    x[3, 1, 2] = 2.5                     # guarantee one NaN for the last case
-    with pytest.raises(ValueError, match=re.escape(message)):
-        elman.forward(*change(p, x, h0))
+    assert_names_bad_input(elman, p, x, [h0], change, message)
 
 
 def test_unknown_nonlinearity_and_device(rng):

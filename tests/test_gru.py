@@ -8,7 +8,9 @@ from numba import types
 from minirnn import gru
 from minirnn.kernels import gru as kernels
 from minirnn.gradcheck import check, rel_error
-from tests.cells import (assert_chunks_compose, backward_blocks,  # noqa: F401 (a fixture)
+from tests.cells import (BAD_INPUTS, assert_chunks_compose, assert_deterministic,
+                         assert_names_bad_input, assert_padding_changes_nothing,
+                         backward_blocks,  # noqa: F401 (a fixture)
                          float32_return_type)
 from tests.reference import gru as reference
 
@@ -65,33 +67,8 @@ def test_gradcheck_one_step(rng, variant):
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_padded_steps_change_nothing(rng, variant):
-    """A padded batch gives each sequence exactly what it gives alone, whatever the padding."""
     p, x, h0 = problem(rng, variant=variant)
-    lengths = np.array([7, 2, 0, 5])
-    x_other = x.copy()
-    for n, L in enumerate(lengths):
-        x_other[L:, n] = 1e3 * rng.standard_normal(x[L:, n].shape)
-    dh = rng.standard_normal((7, 4, 5))
-    for n, L in enumerate(lengths):
-        dh[L:, n] = 0                             # nothing downstream reads padded outputs
-    runs = []
-    for xs in (x, x_other):
-        h, cache = gru.forward(p, xs, h0, lengths, variant)
-        runs.append((h, *gru.backward(dh, cache)))
-    (h, dx, dh0, g), (h2, dx2, dh02, g2) = runs
-    assert np.array_equal(h, h2) and np.array_equal(dh0, dh02)
-    assert all(np.array_equal(g[k], g2[k]) for k in g)
-    for n, L in enumerate(lengths):
-        assert np.all(dx[L:, n] == 0)
-        last = h[L - 1, n] if L else h0[n]
-        assert np.array_equal(h[L:, n], np.broadcast_to(last, h[L:, n].shape))
-        if L == 0:
-            continue
-        h_alone, cache = gru.forward(p, x[:L, n:n + 1], h0[n:n + 1], variant=variant)
-        dx_alone, dh0_alone, _ = gru.backward(dh[:L, n:n + 1], cache)
-        assert np.allclose(h[:L, n], h_alone[:, 0], rtol=1e-13, atol=1e-15)
-        assert np.allclose(dx[:L, n], dx_alone[:, 0], rtol=1e-12, atol=1e-14)
-        assert np.allclose(dh0[n], dh0_alone[0], rtol=1e-12, atol=1e-14)
+    assert_padding_changes_nothing(gru, p, x, [h0], np.array([7, 2, 0, 5]), rng, variant=variant)
 
 
 def test_truncated_bptt_chunks_compose_to_the_whole_sequence(rng):
@@ -143,36 +120,15 @@ def test_init_shapes_per_variant(rng):
 
 def test_kernels_are_deterministic(rng):
     p, x, h0 = problem(rng, T=30, B=16, D=8, H=32, dtype=np.float32)
-    out = []
-    for _ in range(2):
-        h, cache = gru.forward(p, x, h0)
-        out.append((h, *gru.backward(np.ones_like(h), cache)))
-    assert np.array_equal(out[0][0], out[1][0]) and np.array_equal(out[0][1], out[1][1])
-    assert all(np.array_equal(out[0][3][k], out[1][3][k]) for k in p)
+    assert_deterministic(gru, p, x, [h0])
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda p, x, h0: (p, x[0], h0, None), "x: expected 3 dimensions"),
-    (lambda p, x, h0: (p, x[:, :, :2], h0, None), "x: expected shape (?, ?, 3)"),
-    (lambda p, x, h0: (p, x.astype(np.float32), h0, None),
-     "x: expected dtype float64, got float32"),
-    (lambda p, x, h0: (p, x.astype(int), h0, None), "x: expected dtype float64, got int64"),
-    (lambda p, x, h0: (p, x, h0[:2], None), "h0: expected shape (4, 5), got (2, 5)"),
-    (lambda p, x, h0: (p, x, h0.astype(np.float32), None),
-     "h0: expected dtype float64, got float32"),
-    (lambda p, x, h0: (p, x, h0, [7, 7]), "lengths: expected 4 integers"),
-    (lambda p, x, h0: (p, x, h0, [8, 1, 1, 1]), "lengths: expected values in [0, 7]"),
-    (lambda p, x, h0: (p, np.where(x > 2, np.nan, x), h0, None),
-     "x: non-finite value nan at index"),
-    (lambda p, x, h0: (p, x, h0 * np.inf, None), "h0: non-finite value"),
-    (lambda p, x, h0: ({**p, "b_h": p["b_h"][:10]}, x, h0, None),
-     "b_h: expected shape (15,) for variant='after', got (10,)"),
-])
+@pytest.mark.parametrize("change, message", BAD_INPUTS + [
+    (lambda p, x, s: ({**p, "b_h": p["b_h"][:10]}, x, s, None),
+     "b_h: expected shape (15,) for variant='after', got (10,)")])
 def test_bad_input_names_expected_and_got(rng, change, message):
     p, x, h0 = problem(rng)
-    x[3, 1, 2] = 2.5                     # guarantee one NaN for the NaN case
-    with pytest.raises(ValueError, match=re.escape(message)):
-        gru.forward(*change(p, x, h0))
+    assert_names_bad_input(gru, p, x, [h0], change, message)
 
 
 def test_unknown_variant_and_device(rng):

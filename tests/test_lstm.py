@@ -6,7 +6,9 @@ from numba import types
 from minirnn import lstm
 from minirnn.kernels import lstm as kernels
 from minirnn.gradcheck import check
-from tests.cells import backward_blocks, float32_return_type  # noqa: F401 (a fixture)
+from tests.cells import (BAD_INPUTS, assert_deterministic, assert_names_bad_input,
+                         assert_padding_changes_nothing, float32_return_type,
+                         backward_blocks)  # noqa: F401 (a fixture)
 from tests.reference.lstm import lstm_forward
 
 
@@ -61,20 +63,7 @@ def test_gradcheck_one_step(rng):
 
 def test_padded_steps_change_nothing(rng):
     p, x, h0, c0 = problem(rng, peephole=True)
-    lengths = np.array([7, 2, 0, 5])
-    x2 = x.copy()
-    dh = rng.standard_normal((7, 4, 5))
-    for n, L in enumerate(lengths):
-        x2[L:, n] = 1e3
-        dh[L:, n] = 0
-    results = []
-    for xs in (x, x2):
-        h, cache = lstm.forward(p, xs, h0, c0, lengths)
-        results.append((h, *lstm.backward(dh, cache)))
-    (h, dx, dh0, dc0, g), (h2, dx2, dh02, dc02, g2) = results
-    assert np.array_equal(h, h2) and np.array_equal(dx, dx2) and np.array_equal(dc0, dc02)
-    assert all(np.array_equal(g[k], g2[k]) for k in g)
-    assert np.all(dx[2:, 1] == 0)
+    assert_padding_changes_nothing(lstm, p, x, [h0, c0], np.array([7, 2, 0, 5]), rng)
 
 
 def test_empty_sequence_passes_its_whole_gradient_to_h0(rng):
@@ -117,15 +106,17 @@ def test_same_numbers_as_torch_lstm(rng):
         assert np.allclose(ours, theirs.numpy(), rtol=1e-10, atol=1e-12)
 
 
-def test_bad_input(rng):
+def test_kernels_are_deterministic(rng):
+    p, x, h0, c0 = problem(rng, T=30, B=16, D=8, H=32, peephole=True, dtype=np.float32)
+    assert_deterministic(lstm, p, x, [h0, c0])
+
+
+@pytest.mark.parametrize("change, message", BAD_INPUTS + [
+    (lambda p, x, s: (p, x, [s[0], s[1][:, :4]], None), "c0: expected shape (4, 5), got (4, 4)"),
+    (lambda p, x, s: (p, x, [s[0], s[1] * np.inf], None), "c0: non-finite value")])
+def test_bad_input_names_expected_and_got(rng, change, message):
     p, x, h0, c0 = problem(rng)
-    with pytest.raises(ValueError, match=r"c0: expected shape \(4, 5\), got \(4, 4\)"):
-        lstm.forward(p, x, h0, c0[:, :4])
-    with pytest.raises(ValueError, match="x: expected dtype float64, got float32"):
-        lstm.forward(p, x.astype(np.float32))
-    x[0, 0, 0] = np.inf
-    with pytest.raises(ValueError, match=r"x: non-finite value inf at index \(0, 0, 0\)"):
-        lstm.forward(p, x)
+    assert_names_bad_input(lstm, p, x, [h0, c0], change, message)
 
 
 def test_forward_without_backprop_gives_the_same_h(rng):
