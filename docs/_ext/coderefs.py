@@ -1,11 +1,12 @@
 """The ``:src:`` role: a checked link from a docs page to a function in the code or tests.
 
 ``:src:`minirnn/kernels/lstm.py::_cell_step``` renders as ``kernels.lstm._cell_step`` (a
-test, ``:src:`tests/test_lstm.py::test_bad_input```, as ``test_bad_input``) and links to
-that function's source, with the file's own line numbers, on a generated page per file
-(``docs/_code/``, rebuilt from the ``:src:`` references of every page on each build).
-A reference to a file or a name that does not exist is a build warning, so with
-``sphinx-build -W`` a renamed kernel or test breaks the build, not the reader's link.
+test, ``:src:`tests/test_lstm.py::test_gradcheck_one_step```, as
+``test_gradcheck_one_step``) and links to that function's source, with the file's own
+line numbers, on a generated page per file (``docs/_code/``, rebuilt from the
+``:src:`` references of every page on each build). A reference to a file or a name
+that does not exist is a build warning, so with ``sphinx-build -W`` a renamed kernel
+or test breaks the build, not the reader's link.
 ``:src:`text <path::name>``` sets the link text.
 
 Names are top-level functions or classes, or ``Class.method``.
