@@ -18,11 +18,13 @@ def float_array(name, x, ndim, dtype=None):
         raise ValueError(f"{name}: expected float32 or float64, got {x.dtype}")
 
 
-def shape(name, x, expected):
-    """Shapes compare with None as a wildcard: shape('h0', h0, (B, H))."""
+def shape(name, x, expected, source=None):
+    """Shapes compare with None as a wildcard: shape('h0', h0, (B, H)). ``source`` names
+    the array the sizes come from, when that one may be the wrong one."""
     if x.ndim != len(expected) or any(e is not None and e != s for e, s in zip(expected, x.shape)):
-        want = "(" + ", ".join("?" if e is None else str(e) for e in expected) + ")"
-        raise ValueError(f"{name}: expected shape {want}, got {x.shape}")
+        want = str(tuple("?" if e is None else e for e in expected)).replace("'", "")
+        match = f" (to match {source})" if source else ""
+        raise ValueError(f"{name}: expected shape {want}{match}, got {x.shape}")
 
 
 def lengths(lengths, B, T):
@@ -125,7 +127,8 @@ def parameters(params, prefix="", dtype=None, **shapes):
 def parameter_shape(params, name, ndim, prefix=""):
     """The shape of params[prefix + name], once checked to be there, a float array of
     ``ndim`` dimensions: the sizes the other parameters are then checked against (a
-    cell's H from W_h) with ``parameters``."""
+    cell's H from W_h) with ``parameters``, which should check it first: a wrong one is
+    then named itself, not the next parameter measured against it."""
     parameters(params, prefix, **{name: (None,) * ndim})
     return params[prefix + name].shape
 
@@ -135,7 +138,7 @@ def recurrent_inputs(x, W_x, H, seq_lengths, **states):
     input size, finite; each initial state (B, H), zeros when None, finite; lengths.
     Returns the lengths (B,) int64 followed by the states, in the order given."""
     float_array("x", x, 3, W_x.dtype)
-    shape("x", x, (None, None, W_x.shape[0]))
+    shape("x", x, (None, None, W_x.shape[0]), f"W_x of shape {W_x.shape}")
     finite("x", x)
     T, B, _ = x.shape
     filled = []

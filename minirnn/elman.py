@@ -37,11 +37,11 @@ def init(rng, D, H, dtype=np.float32):
 
 def check_params(params, D=None, dtype=None, prefix="", **options):
     """Presence, shapes and dtype of W_x (D, H), W_h (H, H), b (H,), H from W_h; D None
-    takes any input size, dtype None the dtype of W_x. Keys and errors carry ``prefix``
+    takes any input size, dtype None the dtype of W_h. Keys and errors carry ``prefix``
     (a cell inside birnn's dict); forward's ``options`` do not change the shapes.
     Returns H."""
     H = checks.parameter_shape(params, "W_h", 2, prefix)[0]
-    checks.parameters(params, prefix, dtype, W_x=(D, H), W_h=(H, H), b=(H,))
+    checks.parameters(params, prefix, dtype, W_h=(H, H), W_x=(D, H), b=(H,))
     return H
 
 

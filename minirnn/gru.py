@@ -63,11 +63,11 @@ def init(rng, D, H, dtype=np.float32, variant="after"):
 def check_params(params, D=None, dtype=None, prefix="", variant="after", **options):
     """Presence, shapes and dtype of W_x (D, 3H), W_h (H, 3H), b_x (3H,) and b_h (3H,),
     or (2H,) for variant "before"; H from W_h, D None takes any input size, dtype None
-    the dtype of W_x. Keys and errors carry ``prefix`` (a cell inside birnn's dict);
+    the dtype of W_h. Keys and errors carry ``prefix`` (a cell inside birnn's dict);
     forward's other ``options`` do not change the shapes. Returns H."""
     _check_variant(variant)
     H = checks.parameter_shape(params, "W_h", 2, prefix)[0]
-    checks.parameters(params, prefix, dtype, W_x=(D, 3 * H), W_h=(H, 3 * H), b_x=(3 * H,),
+    checks.parameters(params, prefix, dtype, W_h=(H, 3 * H), W_x=(D, 3 * H), b_x=(3 * H,),
                       b_h=(None,))
     b_h = params[prefix + "b_h"]
     if b_h.shape != (BIAS_H_BLOCKS[variant] * H,):

@@ -55,11 +55,11 @@ def has_peepholes(params, prefix=""):
 def check_params(params, D=None, dtype=None, prefix="", **options):
     """Presence, shapes and dtype of W_x (D, 4H), W_h (H, 4H), b (4H,) and, if any of
     them is there, all three peepholes (H,); H from W_h, D None takes any input size,
-    dtype None the dtype of W_x. Keys and errors carry ``prefix`` (a cell inside birnn's
+    dtype None the dtype of W_h. Keys and errors carry ``prefix`` (a cell inside birnn's
     dict); forward's ``options`` do not change the shapes. Returns H."""
     H = checks.parameter_shape(params, "W_h", 2, prefix)[0]
     peepholes = {k: (H,) for k in PEEPHOLES} if has_peepholes(params, prefix) else {}
-    checks.parameters(params, prefix, dtype, W_x=(D, 4 * H), W_h=(H, 4 * H), b=(4 * H,),
+    checks.parameters(params, prefix, dtype, W_h=(H, 4 * H), W_x=(D, 4 * H), b=(4 * H,),
                       **peepholes)
     return H
 

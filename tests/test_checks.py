@@ -26,11 +26,26 @@ def test_a_bias_of_the_wrong_size_is_named(rng, name):
         cell.forward(params, x)
 
 
+@pytest.mark.parametrize("name", CELLS)
+def test_the_weight_the_sizes_come_from_is_named_when_it_is_wrong(rng, name):
+    """H comes from W_h's rows and D from W_x's: a W_h with a row too few is named
+    itself (it was W_x, measured against it), and x's mismatch shows W_x's shape."""
+    cell, _ = CELLS[name]
+    params = cell.init(rng, 3, 4, np.float64)
+    x = rng.standard_normal((5, 2, 3))
+    with pytest.raises(ValueError, match=r"^W_h: expected shape \(3, \d+\), got \(3, \d+\)"):
+        cell.forward({**params, "W_h": params["W_h"][1:]}, x)
+    W_x = params["W_x"][1:]
+    message = f"x: expected shape (?, ?, 2) (to match W_x of shape {W_x.shape}), got (5, 2, 3)"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        cell.forward({**params, "W_x": W_x}, x)
+
+
 def test_peepholes_of_the_wrong_size_or_dtype_are_named(rng):
     params = lstm.init(rng, 3, 4, np.float64, peephole=True)
     x = rng.standard_normal((5, 2, 3))
     params["p_f"] = np.zeros(7)
-    with pytest.raises(ValueError, match=r"p_f: expected shape \(4\)"):
+    with pytest.raises(ValueError, match=r"p_f: expected shape \(4,\)"):
         lstm.forward(params, x)
     params["p_f"] = np.zeros(4, np.float32)
     with pytest.raises(ValueError, match="p_f: expected dtype float64"):
@@ -93,7 +108,7 @@ def test_esn_generate_refuses_a_readout_of_the_wrong_size(rng):
     params = esn.init(rng, 1, 20)
     ro = {"W_out": np.ones((1, 20)), "W_u": np.ones((1, 1)), "b_out": np.zeros(2)}
     u0, x0 = np.zeros((1, 1)), np.zeros((1, 20))
-    with pytest.raises(ValueError, match=r"b_out: expected shape \(1\)"):
+    with pytest.raises(ValueError, match=r"b_out: expected shape \(1,\)"):
         esn.generate(params, ro, u0, x0, 3, 1.0)
     ro["b_out"], ro["W_u"] = np.zeros(1), np.ones((1, 5))
     with pytest.raises(ValueError, match=r"W_u: expected shape \(1, 1\)"):
@@ -165,7 +180,7 @@ def test_a_weight_of_another_dtype_names_the_one_it_differs_from(rng, name):
     cell, _ = CELLS[name]
     params = cell.init(rng, 3, 4, np.float64)
     params["W_x"] = params["W_x"].astype(np.float32)
-    message = r"W_h: expected dtype float32 \(that of W_x\), got float64"
+    message = r"W_x: expected dtype float64 \(that of W_h\), got float32"
     with pytest.raises(ValueError, match=message):
         cell.forward(params, rng.standard_normal((5, 2, 3)).astype(np.float32))
 
@@ -238,7 +253,7 @@ def test_attention_weights_are_named(rng):
         attention.additive_forward(params, *(a.astype(np.float32) for a in (q, k, v)))
     params = attention.multihead_init(rng, 8, np.float64)
     x = rng.standard_normal((5, 2, 8))
-    with pytest.raises(ValueError, match=r"b_v: expected shape \(8\), got \(7,\)"):
+    with pytest.raises(ValueError, match=r"b_v: expected shape \(8,\), got \(7,\)"):
         attention.multihead_forward({**params, "b_v": np.zeros(7)}, x, 2)
     with pytest.raises(ValueError, match=r"W_o: expected dtype float64 \(that of W_q\)"):
         attention.multihead_forward({**params, "W_o": params["W_o"].astype(np.float32)}, x, 2)
@@ -254,7 +269,7 @@ def test_esn_reservoir_and_readout_keys_are_named(rng):
         esn.generate(params, {"W_out": ro["W_out"], "b_out": ro["b_out"]},
                      np.zeros((2, 1)), np.zeros((2, 20)), 3, 0.3)
     x, u2 = np.zeros((4, 20)), np.zeros((4, 1))
-    with pytest.raises(ValueError, match=r"b_out: expected shape \(1\), got \(2,\)"):
+    with pytest.raises(ValueError, match=r"b_out: expected shape \(1,\), got \(2,\)"):
         esn.readout({**ro, "b_out": np.zeros(2)}, x, u2)        # it broadcast to (4, 2)
     with pytest.raises(ValueError, match=r"x: expected shape \(4, 20\), got \(4, 19\)"):
         esn.readout(ro, x[:, :19], u2)
