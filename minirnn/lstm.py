@@ -35,8 +35,9 @@ PEEPHOLES = ("p_i", "p_f", "p_o")
 
 
 def init(rng, D, H, dtype=np.float32, peephole=False):
-    """{W_x (D, 4H), W_h (H, 4H), b (4H,)} uniform(+-1/sqrt(H)) as PyTorch, forget-gate
-    bias 1 (remember by default); with ``peephole``, also p_i, p_f, p_o (H,) = 0."""
+    """{W_x (D, 4H), W_h (H, 4H)} uniform(+-1/sqrt(H)) as PyTorch, b (4H,) zero but for
+    the forget gate's 1 (remember by default); with ``peephole``, also p_i, p_f, p_o (H,)
+    = 0."""
     s = 1 / np.sqrt(H)
     params = {"W_x": rng.uniform(-s, s, (D, 4 * H)).astype(dtype),
               "W_h": rng.uniform(-s, s, (H, 4 * H)).astype(dtype),

@@ -32,12 +32,13 @@ def test_forward_matches_reference_with_lengths(rng, variant):
     assert np.allclose(h, reference.gru_forward(p, x, h0, lengths, variant), rtol=1e-12, atol=1e-14)
 
 
-def test_float32_forward_close_to_float64_reference(rng):
-    p, x, h0 = problem(rng, T=50, B=8, D=16, H=32)
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_float32_forward_close_to_float64_reference(rng, variant):
+    p, x, h0 = problem(rng, T=50, B=8, D=16, H=32, variant=variant)
     p32 = {k: v.astype(np.float32) for k, v in p.items()}
-    h, _ = gru.forward(p32, x.astype(np.float32), h0.astype(np.float32))
+    h, _ = gru.forward(p32, x.astype(np.float32), h0.astype(np.float32), variant=variant)
     assert h.dtype == np.float32
-    assert np.abs(h - reference.gru_forward(p, x, h0)).max() < 1e-5
+    assert np.abs(h - reference.gru_forward(p, x, h0, variant=variant)).max() < 1e-5
 
 
 def loss_and_grads(p, x, h0, R, lengths, variant):
@@ -71,9 +72,11 @@ def test_padded_steps_change_nothing(rng, variant):
     assert_padding_changes_nothing(gru, p, x, [h0], np.array([7, 2, 0, 5]), rng, variant=variant)
 
 
-def test_truncated_bptt_chunks_compose_to_the_whole_sequence(rng):
-    p, x, h0 = problem(rng, T=10)
-    assert_chunks_compose(gru, p, x, h0, rng.standard_normal((10, 4, 5)), split=6)
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_truncated_bptt_chunks_compose_to_the_whole_sequence(rng, variant):
+    p, x, h0 = problem(rng, T=10, variant=variant)
+    assert_chunks_compose(gru, p, x, h0, rng.standard_normal((10, 4, 5)), split=6,
+                          variant=variant)
 
 
 def test_same_numbers_as_torch_nn_gru(rng):
@@ -118,9 +121,10 @@ def test_init_shapes_per_variant(rng):
     assert all(np.abs(v).max() <= 1 / np.sqrt(5) for v in p.values())
 
 
-def test_kernels_are_deterministic(rng):
-    p, x, h0 = problem(rng, T=30, B=16, D=8, H=32, dtype=np.float32)
-    assert_deterministic(gru, p, x, [h0])
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_kernels_are_deterministic(rng, variant):
+    p, x, h0 = problem(rng, T=30, B=16, D=8, H=32, dtype=np.float32, variant=variant)
+    assert_deterministic(gru, p, x, [h0], variant=variant)
 
 
 @pytest.mark.parametrize("change, message", BAD_INPUTS + [
