@@ -67,6 +67,21 @@ def assert_deterministic(cell, params, x, states, **options):
     assert all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))
 
 
+def assert_small_gradients_kept_subnormals_flushed(cell, params, x, states, lengths, rng,
+                                                   **options):
+    """The backward pass is linear in dh and scaling by a power of two is exact, so dh
+    times 2^-400 (gradients near 1e-121) gives every gradient times 2^-400, to the bit:
+    nothing above common.flush_below (1e-154 in float64) is flushed. With dh times
+    2^-1015, just above the smallest normal number, what the flush is for: no gradient
+    is subnormal, the range where x86 arithmetic is slow. (dh > 0: what padded steps
+    pass on unflushed is a sum of dh, which then cannot cancel into that range.)"""
+    dh = rng.uniform(1, 2, x.shape[:2] + states[0].shape[1:])
+    grads, small, tiny = (run(cell, params, x, states, np.ldexp(dh, -k), lengths=lengths,
+                              **options)[1:] for k in (0, 400, 1015))
+    assert all(np.array_equal(np.ldexp(g, -400), s) for g, s in zip(grads, small, strict=True))
+    assert all(np.all((g == 0) | (np.abs(g) >= np.finfo(g.dtype).tiny)) for g in tiny)
+
+
 def assert_padding_changes_nothing(cell, params, x, states, lengths, rng, **options):
     """A padded batch gives each sequence exactly what it gives alone, whatever the
     padding holds: padded steps keep the state, get dx = 0 and add to no gradient."""

@@ -8,7 +8,8 @@ from minirnn import elman
 from minirnn.kernels import elman as kernels
 from minirnn.gradcheck import check
 from tests.cells import (BAD_INPUTS, assert_chunks_compose, assert_deterministic,
-                         assert_names_bad_input, assert_padding_changes_nothing, float32_return_type)
+                         assert_names_bad_input, assert_padding_changes_nothing,
+                         assert_small_gradients_kept_subnormals_flushed, float32_return_type)
 from tests.reference import elman as reference
 
 
@@ -74,6 +75,11 @@ def test_gradcheck_one_step(rng):
 def test_padded_steps_change_nothing(rng):
     p, x, h0 = problem(rng)
     assert_padding_changes_nothing(elman, p, x, [h0], np.array([7, 2, 0, 5]), rng)
+
+
+def test_small_gradients_kept_subnormals_flushed(rng):
+    p, x, h0 = problem(rng)
+    assert_small_gradients_kept_subnormals_flushed(elman, p, x, [h0], np.array([7, 2, 0, 5]), rng)
 
 
 def test_truncated_bptt_chunks_compose_to_the_whole_sequence(rng):

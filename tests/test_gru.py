@@ -10,6 +10,7 @@ from minirnn.kernels import gru as kernels
 from minirnn.gradcheck import check, rel_error
 from tests.cells import (BAD_INPUTS, assert_chunks_compose, assert_deterministic,
                          assert_names_bad_input, assert_padding_changes_nothing,
+                         assert_small_gradients_kept_subnormals_flushed,
                          backward_blocks,  # noqa: F401 (a fixture)
                          float32_return_type)
 from tests.reference import gru as reference
@@ -70,6 +71,13 @@ def test_gradcheck_one_step(rng, variant):
 def test_padded_steps_change_nothing(rng, variant):
     p, x, h0 = problem(rng, variant=variant)
     assert_padding_changes_nothing(gru, p, x, [h0], np.array([7, 2, 0, 5]), rng, variant=variant)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_small_gradients_kept_subnormals_flushed(rng, variant):
+    p, x, h0 = problem(rng, variant=variant)
+    assert_small_gradients_kept_subnormals_flushed(gru, p, x, [h0], np.array([7, 2, 0, 5]), rng,
+                                                   variant=variant)
 
 
 @pytest.mark.parametrize("variant", VARIANTS)

@@ -7,7 +7,8 @@ from minirnn import lstm
 from minirnn.kernels import lstm as kernels
 from minirnn.gradcheck import check
 from tests.cells import (BAD_INPUTS, assert_deterministic, assert_names_bad_input,
-                         assert_padding_changes_nothing, float32_return_type,
+                         assert_padding_changes_nothing,
+                         assert_small_gradients_kept_subnormals_flushed, float32_return_type,
                          backward_blocks)  # noqa: F401 (a fixture)
 from tests.reference.lstm import lstm_forward
 
@@ -64,6 +65,12 @@ def test_gradcheck_one_step(rng):
 def test_padded_steps_change_nothing(rng):
     p, x, h0, c0 = problem(rng, peephole=True)
     assert_padding_changes_nothing(lstm, p, x, [h0, c0], np.array([7, 2, 0, 5]), rng)
+
+
+def test_small_gradients_kept_subnormals_flushed(rng):
+    p, x, h0, c0 = problem(rng, peephole=True)
+    assert_small_gradients_kept_subnormals_flushed(lstm, p, x, [h0, c0], np.array([7, 2, 0, 5]),
+                                                   rng)
 
 
 def test_empty_sequence_passes_its_whole_gradient_to_h0(rng):

@@ -6,7 +6,8 @@ from click.testing import CliRunner
 from minirnn import gradcheck, train
 from minirnn.cli import main
 from minirnn.data import SHIPPED, imdb
-from minirnn.tasks.sentiment import Sentiment, Settings
+from minirnn.tasks.sentiment import Sentiment, Settings, time_major_batch
+from tests.reference.lstm import lstm_forward
 
 SAMPLE = SHIPPED / "imdb-sample"
 SMALL = dict(hidden=8, embed=8, vocab_size=400, max_len=60, batch_size=16)
@@ -39,6 +40,45 @@ def test_gradcheck_whole_step(rng):
     bidirectional LSTM, word dropout and the embedding, against centred differences."""
     errors = gradcheck.check(*gradcheck.sentiment_problem(rng))
     assert max(errors.values()) <= 1e-6, errors
+
+
+def reference_logits(params, ids):
+    """Plain NumPy from docs/sentiment.rst for one review alone, a 1-layer bidirectional
+    LSTM: its embeddings, the reference LSTM over them and over them reversed, [mean |
+    max] over its own steps, the affine layer."""
+    e = params["E"][ids][:, None]                             # (L, 1, D)
+
+    def lstm(direction, x):
+        cell = {k.split("/")[1]: v for k, v in params.items() if k.startswith(direction)}
+        zero = np.zeros((1, cell["W_h"].shape[0]))
+        return lstm_forward(cell, x, zero, zero, [len(x)])[:, 0]
+
+    h = np.concatenate([lstm("l0.fwd/", e), lstm("l0.bwd/", e[::-1])[::-1]], axis=1)
+    return np.concatenate([h.mean(axis=0), h.max(axis=0)]) @ params["W_y"] + params["b_y"]
+
+
+def test_logits_are_each_review_alone_through_a_numpy_reference(rng):
+    """A batch of reviews of different lengths gives each review the logits it gets
+    alone from the reference: padding reaches neither direction nor the pooling."""
+    task = make_task(dtype="float64")
+    params = task.init_params(rng)
+    idx = np.argsort(task.test.lengths)[[0, len(task.test.lengths) // 2, -1]]
+    tokens, lengths, _ = time_major_batch(task.test, idx)
+    z, _ = task.forward(params, tokens, lengths, backprop=False)
+    for b, L in enumerate(lengths):
+        assert np.allclose(z[b], reference_logits(params, tokens[:L, b]), rtol=1e-12, atol=1e-14)
+
+
+def test_predict_names_the_likelier_class(rng):
+    task = make_task(dtype="float64")
+    params = task.init_params(rng)
+    params["b_y"][:] = [0.3, -0.3]                            # leaning negative
+    for text in ["A moving, beautifully shot film.", "Dull, and far too long."]:
+        tokens, lengths = imdb.encode([text], task.vocab, task.s.max_len)
+        z = reference_logits(params, tokens[0, :lengths[0]])
+        p = np.exp(z - z.max()) / np.exp(z - z.max()).sum()
+        label, prob = task.predict(params, text)
+        assert (label, prob) == (("negative", "positive")[p.argmax()], pytest.approx(p.max()))
 
 
 def test_batches_are_time_major_cut_to_their_longest_review():
