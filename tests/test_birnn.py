@@ -16,9 +16,10 @@ def cell(request):
     return pytest.importorskip(f"minirnn.{request.param}")
 
 
-def problem(rng, cell, num_layers=1, bidirectional=True, T=6, B=4, D=3, H=4):
+def problem(rng, cell, num_layers=1, bidirectional=True, T=6, B=4, D=3, H=4, **init_options):
     """float64 params with no zero entries (init zeroes biases), and an input x."""
-    p = perturbed(birnn.init(rng, cell, D, H, num_layers, bidirectional, np.float64), rng)
+    p = perturbed(birnn.init(rng, cell, D, H, num_layers, bidirectional, np.float64,
+                             **init_options), rng)
     return p, rng.standard_normal((T, B, D))
 
 
@@ -80,15 +81,16 @@ def test_padding_never_leaks_in(rng, cell):
         assert np.all(dx[L:, b] == 0)
 
 
-def gradcheck_errors(rng, cell, num_layers, bidirectional=True, dropout=0.0):
+def gradcheck_errors(rng, cell, num_layers, bidirectional=True, dropout=0.0, init_options=None,
+                     **options):
     """Relative errors of all parameters and x for L = sum_t <out_t, R_t>. A dropout rng
     is re-seeded on every call, so all numerical differences see the same mask."""
-    p, x = problem(rng, cell, num_layers, bidirectional, D=2, H=3)
+    p, x = problem(rng, cell, num_layers, bidirectional, D=2, H=3, **(init_options or {}))
     R = rng.standard_normal((6, 4, 3 * len(birnn.directions(bidirectional))))
 
     def f():
         out, cache = birnn.forward(p, cell, x, LENGTHS, num_layers, bidirectional, dropout,
-                                   rng=np.random.default_rng(5) if dropout else None)
+                                   rng=np.random.default_rng(5) if dropout else None, **options)
         dx, grads = birnn.backward(R, cache)
         return float((out * R).sum()), {**grads, "x": dx}
     return check(f, {**p, "x": x})
@@ -105,6 +107,16 @@ def test_gradcheck_whole_padded_sequence(rng, cell, num_layers):
 def test_gradcheck_two_layers_with_dropout_or_one_direction(rng, options):
     """The cell makes no difference here: elman alone."""
     errors = gradcheck_errors(rng, elman, 2, **options)
+    assert max(errors.values()) <= 1e-6, errors
+
+
+@pytest.mark.parametrize("name, init_options, options", [
+    ("lstm", dict(peephole=True), {}), ("gru", dict(variant="before"), dict(variant="before")),
+    ("elman", {}, dict(nonlinearity="relu"))])
+def test_gradcheck_two_layers_with_each_cells_options(rng, name, init_options, options):
+    """Options reach every cell of the stack, in init and forward and in the backward pass."""
+    cell = pytest.importorskip(f"minirnn.{name}")
+    errors = gradcheck_errors(rng, cell, 2, init_options=init_options, **options)
     assert max(errors.values()) <= 1e-6, errors
 
 
