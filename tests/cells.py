@@ -59,6 +59,19 @@ def run(cell, params, x, states, dh, **options):
     return [h, dx, *dstates] + [grads[k] for k in sorted(grads)]
 
 
+def assert_float32_close_to_float64(cell, params, x, states, lengths, rng, **options):
+    """float32's outputs and gradients within float32's rounding of float64's, which the
+    reference and the gradient checks vouch for: the kernels' float32 code (its own
+    tanh polynomial, constants, flush threshold) computes the same numbers."""
+    dh = rng.standard_normal(x.shape[:2] + states[0].shape[1:])
+    f32 = lambda a: a.astype(np.float32)  # noqa: E731
+    want = run(cell, params, x, states, dh, lengths=lengths, **options)
+    got = run(cell, {k: f32(v) for k, v in params.items()}, f32(x), [f32(s) for s in states],
+              f32(dh), lengths=lengths, **options)
+    for g, w in zip(got, want, strict=True):
+        assert g.dtype == np.float32 and rel_error(g, w) < 1e-5, rel_error(g, w)
+
+
 def assert_deterministic(cell, params, x, states, **options):
     """Two runs give the same numbers to the bit: the CPU kernels are serial, so no
     sum depends on how threads split it (docs/elman.rst, "No prange")."""

@@ -8,6 +8,7 @@ from minirnn import elman
 from minirnn.kernels import elman as kernels
 from minirnn.gradcheck import check
 from tests.cells import (BAD_INPUTS, assert_chunks_compose, assert_deterministic,
+                         assert_float32_close_to_float64,
                          assert_names_bad_input, assert_padding_changes_nothing,
                          assert_small_gradients_kept_subnormals_flushed, float32_return_type)
 from tests.reference import elman as reference
@@ -30,12 +31,11 @@ def test_forward_matches_reference_with_lengths(rng, nonlinearity):
     assert np.allclose(h, ref, rtol=1e-12, atol=1e-14)
 
 
-def test_float32_forward_close_to_float64_reference(rng):
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
+def test_float32_close_to_float64(rng, nonlinearity):
     p, x, h0 = problem(rng, T=50, B=8, D=16, H=32)
-    p32 = {k: v.astype(np.float32) for k, v in p.items()}
-    h, _ = elman.forward(p32, x.astype(np.float32), h0.astype(np.float32))
-    assert h.dtype == np.float32
-    assert np.abs(h - reference.elman_forward(p["W_x"], p["W_h"], p["b"], x, h0)).max() < 1e-5
+    assert_float32_close_to_float64(elman, p, x, [h0], np.array([50, 31, 0, 7, 50, 1, 50, 12]), rng,
+                                    nonlinearity=nonlinearity)
 
 
 def test_backward_matches_reference_bptt(rng):

@@ -9,6 +9,7 @@ from minirnn import gru
 from minirnn.kernels import gru as kernels
 from minirnn.gradcheck import check, rel_error
 from tests.cells import (BAD_INPUTS, assert_chunks_compose, assert_deterministic,
+                         assert_float32_close_to_float64,
                          assert_names_bad_input, assert_padding_changes_nothing,
                          assert_small_gradients_kept_subnormals_flushed,
                          backward_blocks,  # noqa: F401 (a fixture)
@@ -34,12 +35,9 @@ def test_forward_matches_reference_with_lengths(rng, variant):
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_float32_forward_close_to_float64_reference(rng, variant):
+def test_float32_close_to_float64(rng, variant):
     p, x, h0 = problem(rng, T=50, B=8, D=16, H=32, variant=variant)
-    p32 = {k: v.astype(np.float32) for k, v in p.items()}
-    h, _ = gru.forward(p32, x.astype(np.float32), h0.astype(np.float32), variant=variant)
-    assert h.dtype == np.float32
-    assert np.abs(h - reference.gru_forward(p, x, h0, variant=variant)).max() < 1e-5
+    assert_float32_close_to_float64(gru, p, x, [h0], np.array([50, 31, 0, 7, 50, 1, 50, 12]), rng, variant=variant)
 
 
 def loss_and_grads(p, x, h0, R, lengths, variant):

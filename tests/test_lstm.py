@@ -6,8 +6,8 @@ from numba import types
 from minirnn import lstm
 from minirnn.kernels import lstm as kernels
 from minirnn.gradcheck import check
-from tests.cells import (BAD_INPUTS, assert_deterministic, assert_names_bad_input,
-                         assert_padding_changes_nothing,
+from tests.cells import (BAD_INPUTS, assert_deterministic, assert_float32_close_to_float64,
+                         assert_names_bad_input, assert_padding_changes_nothing,
                          assert_small_gradients_kept_subnormals_flushed, float32_return_type,
                          backward_blocks)  # noqa: F401 (a fixture)
 from tests.reference.lstm import lstm_forward
@@ -84,11 +84,8 @@ def test_empty_sequence_passes_its_whole_gradient_to_h0(rng):
 
 
 def test_float32_close_to_float64(rng):
-    p, x, h0, c0 = problem(rng, T=40, B=8, D=16, H=32)
-    h64, _ = lstm.forward(p, x, h0, c0)
-    p32 = {k: v.astype(np.float32) for k, v in p.items()}
-    h32, _ = lstm.forward(p32, x.astype(np.float32), h0.astype(np.float32), c0.astype(np.float32))
-    assert h32.dtype == np.float32 and np.abs(h32 - h64).max() < 1e-5
+    p, x, h0, c0 = problem(rng, T=50, B=8, D=16, H=32, peephole=True)
+    assert_float32_close_to_float64(lstm, p, x, [h0, c0], np.array([50, 31, 0, 7, 50, 1, 50, 12]), rng)
 
 
 def test_same_numbers_as_torch_lstm(rng):
