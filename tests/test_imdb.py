@@ -207,6 +207,11 @@ def test_missing_data_says_where_it_looked_and_what_to_do(nowhere, cache):
     assert "MINIRNN_DATA" in message and "--data-dir" in message and imdb.URL in message
 
 
+def test_data_dir_may_name_the_aclimdb_folder_itself(nowhere, cache):
+    make_tree(nowhere / "mine", {})
+    assert imdb.find(nowhere / "mine" / "aclImdb", download=False) == nowhere / "mine" / "aclImdb"
+
+
 def test_an_incomplete_folder_names_what_is_missing(nowhere):
     (nowhere / "mine" / "aclImdb" / "train" / "pos").mkdir(parents=True)
     (nowhere / "mine" / "aclImdb" / "test" / "neg").mkdir(parents=True)

@@ -27,7 +27,7 @@ from . import DataError, cache_dir, fetch, search_dirs, verify
 
 URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
 SHA256 = "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe"
-NAMES = ["aclImdb", "imdb/aclImdb"]
+NAMES = [".", "aclImdb", "imdb/aclImdb"]    # "." : a folder named aclImdb itself
 SPLITS = ("train", "test")
 LABELS = ("neg", "pos")                 # label = index: 0 negative, 1 positive
 PAD, UNK = "<pad>", "<unk>"
@@ -88,16 +88,17 @@ def load(data_dir=None, vocab_size=20000, max_len=256, keep="head", download=Tru
 
 def find(data_dir=None, download=True):
     """The first ``aclImdb`` folder found, or the one downloaded into the cache."""
-    tried = [d / n for d in search_dirs(data_dir) for n in NAMES]
+    tried = [d / n for d in search_dirs(data_dir) for n in NAMES if (d / n).name == "aclImdb"]
     for path in tried:
         if path.is_dir():
             return check_layout(path)
     if download:
+        print("no aclImdb folder at " + ", ".join(map(str, tried)), file=sys.stderr)
         return check_layout(download_archive(cache_dir() / "imdb"))
     raise DataError("IMDB not found; looked for an aclImdb folder at:\n  " +
                     "\n  ".join(map(str, tried)) +
-                    "\nPoint --data-dir or MINIRNN_DATA at a folder holding aclImdb/ (or "
-                    f"imdb/aclImdb/), or allow the download from {URL}")
+                    "\nPoint --data-dir or MINIRNN_DATA at an aclImdb folder, a folder holding "
+                    f"aclImdb/ or imdb/aclImdb/, or allow the download from {URL}")
 
 
 def check_layout(root):
