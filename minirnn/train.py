@@ -115,8 +115,10 @@ class Progress:
     """One status line: epoch, batch, loss, throughput, ETA. Redrawn in place on a
     terminal, printed every ~10% elsewhere (logs, CI)."""
 
-    def __init__(self, total, label, unit, stream=sys.stderr):
+    def __init__(self, total, label, unit, first=0, stream=sys.stderr):
+        """``first``: the batch it starts at (a resumed epoch), left out of the rate."""
         self.total, self.label, self.unit, self.stream = total, label, unit, stream
+        self.first = first
         self.tty = stream.isatty()
         self.start = time.perf_counter()
         self.items = 0
@@ -133,10 +135,11 @@ class Progress:
             return
         self.last_draw, self.last_decile = now, decile
         rate = self.items / max(now - self.start, 1e-9)
-        eta = (self.total - done) * (now - self.start) / max(done, 1) if done else 0
+        eta = (self.total - done) * (now - self.start) / max(done - self.first, 1)
         bar = "#" * (20 * done // max(self.total, 1))
         line = (f"{self.label} [{bar:<20}] {done}/{self.total}  loss {loss:.4f}  "
-                f"{rate / 1e3:.1f}k {self.unit}/s  eta {int(eta) // 60}:{int(eta) % 60:02d}")
+                f"{f'{rate / 1e3:.1f}k' if rate >= 1e3 else f'{rate:.0f}'} {self.unit}/s  "
+                f"eta {int(eta) // 60}:{int(eta) % 60:02d}")
         self.stream.write(("\r" + line) if self.tty else line + "\n")
         self.stream.flush()
 
@@ -153,10 +156,15 @@ def _log(path, record):
 
 
 def _truncate_metrics(path, step):
-    """Drop metric lines written after the checkpoint we resume from (a hard kill)."""
+    """Drop metric lines written after the checkpoint we resume from, and a last line
+    cut short, without its newline (a hard kill)."""
     if os.path.exists(path):
         with open(path) as f:
-            kept = [line for line in f if json.loads(line).get("step", 0) <= step]
+            lines = [line for line in f if line.endswith("\n")]
+        try:
+            kept = [line for line in lines if json.loads(line).get("step", 0) <= step]
+        except json.JSONDecodeError as e:
+            raise CheckpointError(f"{path}: a line is not JSON ({e}); delete or mend it") from None
         write_atomic(path, lambda f: f.write("".join(kept).encode()))
 
 
@@ -194,14 +202,15 @@ def train(task, cfg, resume=False, progress=True, log=print):
         if epoch >= cfg.epochs:
             raise CheckpointError(f"{ckpt_path}: the run has finished its {epoch} epoch(s); "
                                   f"to train on, ask for more (--epochs)")
-        loss_sum, count_sum = meta["running"]
+        loss_sum, count_sum, *seconds = meta["running"]   # older checkpoints: no seconds
+        seconds_before = seconds[0] if seconds else 0.0
         _truncate_metrics(metrics_path, step)
         log(f"resuming from {ckpt_path} at epoch {epoch + 1}, batch {index}, step {step}")
     else:
         _refuse_to_discard(ckpt_path)
         params, opt_state, state = task.init_params(rng), {}, {}
         epoch = index = step = 0
-        loss_sum = count_sum = 0.0
+        loss_sum = count_sum = seconds_before = 0.0
         if os.path.exists(metrics_path):
             os.remove(metrics_path)
     write_json(os.path.join(cfg.out, "config.json"), {"train": asdict(cfg), "task": task.meta()})
@@ -209,7 +218,13 @@ def train(task, cfg, resume=False, progress=True, log=print):
     def checkpoint():
         save_checkpoint(ckpt_path, params, opt_state, state, {
             "task": task.meta(), "train": asdict(cfg), "rng": rng.bit_generator.state,
-            "position": [epoch, index, step], "running": [loss_sum, count_sum]})
+            "position": [epoch, index, step],
+            "running": [loss_sum, count_sum, time.perf_counter() - t_epoch if index else 0.0]})
+
+    def interrupted():
+        checkpoint()
+        return Interrupted(f"interrupted at step {step}; checkpoint saved to {ckpt_path}; "
+                           f"continue with --resume")
 
     def evaluate(**extra):
         if progress:            # scoring held-out data can take a while (IMDB: ~45 s)
@@ -232,8 +247,9 @@ def train(task, cfg, resume=False, progress=True, log=print):
             n = task.num_batches(epoch)
             if index == 0:
                 state, loss_sum, count_sum = task.initial_state(), 0.0, 0.0
-            bar = Progress(n, f"epoch {epoch + 1}/{cfg.epochs}", task.unit) if progress else None
-            t_epoch = time.perf_counter()
+            bar = Progress(n, f"epoch {epoch + 1}/{cfg.epochs}", task.unit, index) if progress \
+                else None
+            t_epoch = time.perf_counter() - (seconds_before if index else 0.0)
             while index < n:
                 loss, grads, new_state, count = task.step(params, task.batch(epoch, index), state, rng)
                 if not np.isfinite(loss):
@@ -246,20 +262,20 @@ def train(task, cfg, resume=False, progress=True, log=print):
                 count_sum += count
                 if bar:
                     bar.update(index, loss_sum / count_sum, count)
-                if interrupt.requested:
-                    checkpoint()
-                    raise Interrupted(f"interrupted at step {step}; checkpoint saved to "
-                                      f"{ckpt_path}; continue with --resume")
-                if cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
-                    checkpoint()
                 if cfg.eval_every and step % cfg.eval_every == 0 and index < n:
                     if bar:
                         bar.close()     # ends the line; the bar goes on below the metrics
                     evaluate()
+                if interrupt.requested:
+                    raise interrupted()
+                if cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
+                    checkpoint()
             if bar:
                 bar.close()
             metrics = evaluate(epoch_seconds=round(time.perf_counter() - t_epoch, 2))
             epoch, index = epoch + 1, 0
+            if interrupt.requested and epoch < cfg.epochs:   # pressed while evaluating
+                raise interrupted()
             checkpoint()
     return params, metrics
 

@@ -1,4 +1,5 @@
 """The training loop: exact resume, Ctrl-C, atomic and validated checkpoints."""
+import io
 import json
 import os
 import signal
@@ -19,7 +20,8 @@ def small_task():
 
 
 class Sabotaged:
-    """Wraps a task; at step ``at`` it sends itself SIGINT (Ctrl-C) or raises (a crash)."""
+    """Wraps a task; at step ``at`` it sends itself SIGINT (Ctrl-C) or raises (a crash),
+    or, with how="sigint while evaluating", sends SIGINT while evaluating after step ``at``."""
 
     def __init__(self, task, at, how):
         self.task, self.at, self.how, self.calls = task, at, how, 0
@@ -29,11 +31,19 @@ class Sabotaged:
 
     def step(self, *args):
         self.calls += 1
-        if self.calls == self.at:
+        if self.calls == self.at and self.how in ("crash", "sigint"):
             if self.how == "crash":
                 raise RuntimeError("simulated crash")
             os.kill(os.getpid(), signal.SIGINT)
         return self.task.step(*args)
+
+    def evaluate(self, params):
+        if self.how == "sigint while evaluating" and self.calls == self.at:
+            os.kill(os.getpid(), signal.SIGINT)
+        return self.task.evaluate(params)
+
+
+CKPT = train.CHECKPOINT
 
 
 def run(task, out, resume=False, **kw):
@@ -46,14 +56,20 @@ def same_arrays(a, b):
 
 
 @pytest.mark.parametrize("how, at, schedule", [("sigint", 13, "constant"), ("crash", 17, "constant"),
-                                              ("sigint", 0, "constant"), ("sigint", 13, "linear")])
+                                              ("sigint", 0, "constant"), ("sigint", 13, "linear"),
+                                              ("sigint while evaluating", 0, "constant")])
 def test_resume_reaches_exactly_the_uninterrupted_parameters(tmp_path, how, at, schedule):
     task = small_task()
     at = at or task.num_batches(0)          # at an epoch boundary
     full, _ = run(task, tmp_path / "full", schedule=schedule)
-    expected = {"sigint": train.Interrupted, "crash": RuntimeError}[how]
+    expected = RuntimeError if how == "crash" else train.Interrupted
     with pytest.raises(expected):
         run(Sabotaged(task, at, how), tmp_path / "cut", schedule=schedule)
+    if how == "sigint while evaluating":                  # stops before the next step
+        n = task.num_batches(0)
+        assert train.load_checkpoint(tmp_path / "cut" / CKPT)[3]["position"] == [1, 0, n]
+    with open(tmp_path / "cut" / "metrics.jsonl", "a") as f:
+        f.write('{"epoch": 2, "st')                       # a line cut short by a hard kill
     resumed, _ = run(task, tmp_path / "cut", resume=True, schedule=schedule)
     assert same_arrays(full, resumed)
     p1, o1, s1, _ = train.load_checkpoint(tmp_path / "full" / "checkpoint.npz")
@@ -174,6 +190,14 @@ def test_same_seed_same_numbers_on_one_core_or_two(tmp_path):
     assert two.files == again.files and all(np.array_equal(two[k], again[k]) for k in two.files)
     for k in one.files:
         np.testing.assert_allclose(one[k], two[k], rtol=1e-3, atol=1e-4)
+
+
+def test_progress_after_a_resume_counts_only_the_batches_it_saw():
+    stream = io.StringIO()
+    bar = train.Progress(100, "epoch 1/1", "reviews", first=80, stream=stream)
+    bar.start -= 10                                       # 10 batches in 10 s: 10 left
+    bar.update(90, 0.5, 640)
+    assert "  64 reviews/s  eta 0:10" in stream.getvalue()
 
 
 def test_progress_says_when_it_evaluates(tmp_path, capsys):
