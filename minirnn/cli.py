@@ -58,13 +58,16 @@ def list_():
 @click.option("--embed", type=click.IntRange(1), default=None, help="Embedding size [default: the task's].")
 @click.option("--bidirectional/--unidirectional", default=None,
               help="Read each review both ways (imdb) [default: the task's].")
-@click.option("--num-layers", type=click.IntRange(1), default=None, help="Stacked RNN layers (imdb).")
+@click.option("--num-layers", type=click.IntRange(1), default=None,
+              help="Stacked RNN layers (imdb) [default: the task's].")
 @click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=None,
               help="Dropout rate (imdb) [default: the task's].")
 @click.option("--word-dropout", type=click.FloatRange(0, 1, max_open=True), default=None,
               help="Rate of dropping whole word vectors in training (imdb) [default: the task's].")
-@click.option("--vocab-size", type=click.IntRange(3), default=None, help="Words kept (imdb).")
-@click.option("--max-len", type=click.IntRange(1), default=None, help="Tokens kept per review (imdb).")
+@click.option("--vocab-size", type=click.IntRange(3), default=None,
+              help="Words kept (imdb) [default: the task's].")
+@click.option("--max-len", type=click.IntRange(1), default=None,
+              help="Tokens kept per review (imdb) [default: the task's].")
 @click.option("--attention/--no-attention", default=None,
               help="Decoder attends to the encoder states (seq2seq) [default: on].")
 @click.option("--beam", type=click.IntRange(1), default=None, help="Beam width, 1 = greedy (seq2seq).")
@@ -95,11 +98,13 @@ def run(model, data, data_dir, epochs, lr, schedule, clip, seed, out, resume, sa
             raise click.UsageError(f"--resume does not apply to {model} --data {data}")
         given, training = {**given, **training}, {}
     elif resume:                        # what is not given continues as it was saved
-        saved_options, saved_training = _saved_run(out)
+        saved_options, saved_training = _saved_run(out, model, data)
         given = {**saved_options, **given}
         training = {**{k: saved_training[k] for k in TRAINING}, **training}
+        seed = seed if _given("seed") else saved_training["seed"]
     if given.get("device") == "cuda":
         _require_gpu()
+    _make_folder(out, "--out")          # now, not after loading the data
     try:
         task = tasks.build(model, data, given, data_dir)
     except (KeyError, ValueError) as e:
@@ -142,13 +147,26 @@ def _given(name):
     return source is not click.core.ParameterSource.DEFAULT
 
 
-def _saved_run(out):
-    """The task options and the training settings of the run saved in ``out``."""
+def _saved_run(out, model, data):
+    """The task options and the training settings of the run saved in ``out``, which
+    must be a run of ``model --data data``'s task."""
     try:
         meta = train.load_checkpoint(os.path.join(out, train.CHECKPOINT))[3]
+        if tasks.module_of(meta["task"]) is not tasks.lookup(model, data):
+            raise ValueError(f"{out} holds a run of another task ({meta['task']['task']}), "
+                             f"not of {model} --data {data}; give its --out")
         return tasks.saved_options(meta["task"]), meta["train"]
     except (train.CheckpointError, ValueError, KeyError) as e:
         raise click.ClickException(str(e)) from None
+
+
+def _make_folder(path, option):
+    """Create the folder ``path`` names, or say in one line why it cannot be."""
+    try:
+        Path(path).mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise click.ClickException(f"cannot make the folder {path} for {option}: "
+                                   f"{e.strerror}") from None
 
 
 def _require_gpu():
@@ -169,8 +187,8 @@ def load_task(checkpoint, ability):
         params, _, _, meta = train.load_checkpoint(checkpoint)
     except train.CheckpointError as e:
         raise click.ClickException(str(e)) from None
-    try:
-        task = tasks.from_meta(meta["task"])
+    try:           # one review or one sample runs on the CPU, wherever the model trained
+        task = tasks.from_meta({**meta["task"], "device": "cpu"})
     except (ValueError, KeyError) as e:
         raise click.ClickException(f"{checkpoint}: {e}") from None
     if not hasattr(task, ability):
@@ -217,7 +235,8 @@ def predict(checkpoint, text):
 @main.command()
 @click.argument("model", metavar="MODEL", type=click.Choice(sorted(gc.PROBLEMS)))
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--tol", type=float, default=1e-6, show_default=True)
+@click.option("--tol", type=click.FloatRange(0), default=1e-6, show_default=True,
+              help="Largest relative error that passes.")
 def gradcheck(model, seed, tol):
     """Compare MODEL's backward pass with centred differences (float64)."""
     errors = gc.check(*gc.PROBLEMS[model](np.random.default_rng(seed)))
@@ -243,10 +262,11 @@ def gradflow(T, steps, seed, plot):
             import matplotlib  # noqa: F401
         except ImportError:
             raise click.ClickException("--plot needs matplotlib: pip install 'minirnn[plot]'") from None
-        Path(plot).parent.mkdir(parents=True, exist_ok=True)
+        _make_folder(Path(plot).parent, "--plot")
     click.echo(f"training each model for {steps} steps on the first-symbol task, T = {T}", err=True)
     results = gf.measure(T=T, steps=steps, seed=seed)
-    click.echo("\n".join(gf.table(results, sorted({1, 2, 5, T // 4, T // 2, T} - {0}))))
+    distances = sorted(d for d in {1, 2, 5, T // 4, T // 2, T} if 1 <= d <= T)
+    click.echo("\n".join(gf.table(results, distances)))
     if plot:
         gf.plot(results, plot)
         click.echo(f"plot written to {plot}", err=True)

@@ -104,6 +104,9 @@ def table(results, distances):
     """Rows of ||dL/dh_k|| / ||dL/dh_{T-1}|| by distance T - k: the decay, free of the
     loss scale (a trained model has a small loss, hence small gradients everywhere)."""
     names = list(results)
+    T = len(next(iter(results.values()))["init"])
+    if not all(1 <= d <= T for d in distances):
+        raise ValueError(f"distances must lie in 1..{T}, got {list(distances)}")
     head = "distance  " + "  ".join(f"{n + ' ' + s:>14}" for n in names for s in ("init", "trained"))
     rows = [head]
     for d in distances:

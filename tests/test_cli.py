@@ -104,7 +104,7 @@ def test_bad_checkpoint_is_reported_without_traceback(tmp_path):
 
 def test_resume_continues_with_the_saved_options(tmp_path):
     out = str(tmp_path / "run")
-    assert invoke("run", "elman", "--data", "shakespeare", *TINY, "--lr", "0.01",
+    assert invoke("run", "elman", "--data", "shakespeare", *TINY, "--lr", "0.01", "--seed", "3",
                   "--out", out).exit_code == 0
     resumed = invoke("run", "elman", "--data", "shakespeare", "--resume", "--epochs", "2",
                      "--sample-length", "0", "--out", out)       # no --hidden, --lr, ...
@@ -112,12 +112,15 @@ def test_resume_continues_with_the_saved_options(tmp_path):
     assert "resuming from" in resumed.output and '"epoch": 2' in resumed.output
     config = json.load(open(os.path.join(out, "config.json")))
     assert config["task"]["hidden"] == 8 and config["train"]["lr"] == 0.01
+    assert config["train"]["seed"] == 3
     finished = invoke("run", "elman", "--data", "shakespeare", "--resume", "--out", out)
     assert finished.exit_code == 1 and "finished its 2 epoch(s)" in finished.output
     other = invoke("run", "elman", "--data", "shakespeare", "--resume", "--epochs", "3",
                    "--hidden", "9", "--out", out)
     assert other.exit_code == 1 and "hidden: checkpoint 8, now 9" in other.output
     assert len(other.output) < 400                    # not both task descriptions
+    imdb = invoke("run", "lstm", "--data", "imdb", "--resume", "--out", out)
+    assert imdb.exit_code == 1 and "holds a run of another task (charlm)" in imdb.output
 
 
 def test_resume_without_a_run_leaves_no_folder(tmp_path):
@@ -132,6 +135,14 @@ def test_resume_without_a_run_leaves_no_folder(tmp_path):
 def test_options_a_fitted_model_cannot_use_exit_2(option):
     result = invoke("run", "hmm", "--data", "casino", *option)
     assert result.exit_code == 2 and option[0] in result.output
+
+
+def test_an_out_folder_that_cannot_be_made_is_said_before_any_work(tmp_path):
+    (tmp_path / "file").write_text("")
+    result = invoke("run", "elman", "--data", "shakespeare", *TINY,
+                    "--out", str(tmp_path / "file" / "run"))
+    assert result.exit_code == 1 and "cannot make the folder" in result.output
+    assert "batches/epoch" not in result.output
 
 
 def test_settings_that_make_no_batch_exit_with_a_message(tmp_path):

@@ -56,6 +56,22 @@ def test_cli_prints_the_table():
     assert result.output.count("\n") >= 5
 
 
+def test_cli_shows_only_distances_the_length_has():
+    from click.testing import CliRunner
+
+    from minirnn.cli import main
+    result = CliRunner().invoke(main, ["gradflow", "--length", "3", "--steps", "0"])
+    assert result.exit_code == 0, result.output
+    distances = [line.split()[0] for line in result.output.splitlines() if line[:8].strip().isdigit()]
+    assert distances == ["1", "2", "3"]
+
+
+def test_table_refuses_distances_beyond_the_sequence():
+    results = {"m": {"init": np.ones(3), "trained": np.ones(3), "accuracy": 0.5}}
+    with pytest.raises(ValueError, match="1..3"):
+        gradflow.table(results, [1, 5])
+
+
 def test_cli_plots_into_a_folder_it_makes(tmp_path):
     pytest.importorskip("matplotlib")
     from click.testing import CliRunner

@@ -131,6 +131,11 @@ def test_cli_run_then_predict(tmp_path):
     assert predicted.exit_code == 0, predicted.output
     label, p = predicted.output.split()
     assert label in ("positive", "negative") and 0.5 <= float(p) <= 1.0
+    params, opt, state, meta = train.load_checkpoint(out / "checkpoint.npz")
+    meta["task"]["device"] = "cuda"                           # as if trained on a GPU
+    train.save_checkpoint(out / "gpu.npz", params, opt, state, meta)
+    assert invoke("predict", "--checkpoint", str(out / "gpu.npz"),    # runs on the CPU
+                  "What a wonderful film!").output == predicted.output
     refused = invoke("sample", "--checkpoint", str(out / "checkpoint.npz"))
     assert refused.exit_code == 1 and "cannot sample" in refused.output
 

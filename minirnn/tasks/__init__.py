@@ -70,7 +70,7 @@ def build(model, data, given, data_dir=None):
     return module.build(_settings(module, given, f"{model} --data {data}"), data_dir)
 
 
-def _module_of(meta):
+def module_of(meta):
     """The task module whose task wrote a checkpoint's meta."""
     module = {m.__name__.rpartition(".")[2]: m for m in TRAINED}.get(meta.get("task"))
     if module is None:
@@ -80,12 +80,12 @@ def _module_of(meta):
 
 def saved_options(meta):
     """The options a checkpoint's task was built with (its Settings), from its meta."""
-    return {f.name: meta[f.name] for f in fields(_module_of(meta).Settings)}
+    return {f.name: meta[f.name] for f in fields(module_of(meta).Settings)}
 
 
 def from_meta(meta):
     """Rebuild a task (without its data) from a checkpoint's meta, to sample or predict."""
-    module = _module_of(meta)
+    module = module_of(meta)
     settings = module.Settings(**saved_options(meta))
     if module is seq2seq:                      # its data is generated, not a vocabulary
         return seq2seq.Seq2Seq(settings)
