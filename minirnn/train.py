@@ -116,7 +116,7 @@ class Progress:
     terminal, printed every ~10% elsewhere (logs, CI)."""
 
     def __init__(self, total, label, unit, first=0, stream=sys.stderr):
-        """``first``: the batch it starts at (a resumed epoch), left out of the rate."""
+        """``first``: the batch it starts at (a resumed epoch), left out of the ETA."""
         self.total, self.label, self.unit, self.stream = total, label, unit, stream
         self.first = first
         self.tty = stream.isatty()
