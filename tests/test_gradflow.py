@@ -5,11 +5,12 @@ import pytest
 
 from minirnn import gradflow
 from minirnn.gradcheck import numerical_gradient
+from tests.reference.elman import elman_cell
 from tests.reference.gru import gru_cell
 from tests.reference.lstm import lstm_cell
 
 STEPS = {   # one step of each cell from the reference equations: state tuple -> state tuple
-    "elman": lambda p, x_t, s: (np.tanh(x_t @ p["W_x"] + s[0] @ p["W_h"] + p["b"]),),
+    "elman": lambda p, x_t, s: (elman_cell(p["W_x"], p["W_h"], p["b"], x_t, s[0]),),
     "lstm": lambda p, x_t, s: lstm_cell(p, x_t, *s),
     "gru": lambda p, x_t, s: (gru_cell(p["W_x"], p["W_h"], p["b_x"], p["b_h"], x_t, s[0]),),
 }

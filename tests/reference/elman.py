@@ -6,6 +6,12 @@ is handled on its own, up to its length, so padding never enters the computation
 import numpy as np
 
 
+def elman_cell(W_x, W_h, b, x_t, h_prev, relu=False):
+    """One step: x_t (..., D), h_prev (..., H) -> h_t (..., H)."""
+    a = x_t @ W_x + h_prev @ W_h + b
+    return np.maximum(a, 0) if relu else np.tanh(a)
+
+
 def elman_forward(W_x, W_h, b, x, h0, lengths=None, relu=False):
     """h (T, B, H); after a sequence ends its state is repeated (minirnn's convention)."""
     T, B, _ = x.shape
@@ -15,8 +21,7 @@ def elman_forward(W_x, W_h, b, x, h0, lengths=None, relu=False):
         state = h0[n]
         for t in range(T):
             if t < lengths[n]:
-                a = x[t, n] @ W_x + state @ W_h + b
-                state = np.maximum(a, 0) if relu else np.tanh(a)
+                state = elman_cell(W_x, W_h, b, x[t, n], state, relu)
             h[t, n] = state
     return h
 
@@ -26,7 +31,7 @@ def elman_forward_batched(W_x, W_h, b, x, h0):
     h = np.empty((x.shape[0], x.shape[1], W_h.shape[0]), x.dtype)
     state = h0
     for t in range(x.shape[0]):
-        state = np.tanh(x[t] @ W_x + state @ W_h + b)
+        state = elman_cell(W_x, W_h, b, x[t], state)
         h[t] = state
     return h
 
