@@ -90,9 +90,12 @@ def run(model, data, data_dir, epochs, lr, schedule, clip, seed, out, resume, sa
     given = {k: v for k, v in options.items() if _given(k)}
     training = {k: v for k, v in zip(TRAINING, (epochs, lr, schedule, clip)) if _given(k)}
     try:
-        fitted = tasks.lookup(model, data) not in tasks.TRAINED   # by EM or in closed form
+        module = tasks.lookup(model, data)
     except KeyError as e:
         raise click.UsageError(e.args[0]) from None
+    if _given("sample_length") and module not in tasks.SAMPLED:   # said before the data loads
+        raise click.UsageError(f"--sample-length does not apply to {model} --data {data}")
+    fitted = module not in tasks.TRAINED    # by EM or in closed form
     if fitted:                          # its own settings, where it has these
         if resume:
             raise click.UsageError(f"--resume does not apply to {model} --data {data}")
@@ -111,8 +114,6 @@ def run(model, data, data_dir, epochs, lr, schedule, clip, seed, out, resume, sa
         raise click.UsageError(e.args[0]) from None
     except DataError as e:
         raise click.ClickException(str(e)) from None
-    if _given("sample_length") and not hasattr(task, "sample"):
-        raise click.UsageError(f"--sample-length does not apply to {model} --data {data}")
     if fitted:
         try:
             metrics = task.fit(seed=seed, out=out, log=lambda m: click.echo(m, err=True))
@@ -135,7 +136,7 @@ def run(model, data, data_dir, epochs, lr, schedule, clip, seed, out, resume, sa
     click.echo(json.dumps(metrics))
     if hasattr(task, "report"):          # figures a task draws from the trained model
         task.report(params, out, lambda m: click.echo(m, err=True))
-    if sample_length and hasattr(task, "sample"):
+    if sample_length and module in tasks.SAMPLED:
         rng = np.random.default_rng(seed)
         click.echo("--- sample (temperature 0.8) ---")
         click.echo(task.sample(params, rng, sample_length, 0.8))

@@ -9,7 +9,7 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from minirnn import data
+from minirnn import data, tasks
 from minirnn.cli import main
 
 TINY = ["--epochs", "1", "--hidden", "8", "--seq-len", "16", "--batch-size", "64",
@@ -135,6 +135,12 @@ def test_resume_without_a_run_leaves_no_folder(tmp_path):
 def test_options_a_fitted_model_cannot_use_exit_2(option):
     result = invoke("run", "hmm", "--data", "casino", *option)
     assert result.exit_code == 2 and option[0] in result.output
+
+
+def test_sample_length_for_a_task_that_draws_no_text_exits_2_before_loading(monkeypatch):
+    monkeypatch.setattr(tasks, "build", lambda *a: pytest.fail("the data was loaded"))
+    result = invoke("run", "lstm", "--data", "imdb", "--sample-length", "5")
+    assert result.exit_code == 2 and "--sample-length does not apply" in result.output
 
 
 def test_an_out_folder_that_cannot_be_made_is_said_before_any_work(tmp_path):

@@ -42,6 +42,7 @@ TASKS = {("hmm", "casino"): hmm_tasks,
          ("gcn", "cora"): gcn,
          }
 TRAINED = (charlm, sentiment, seq2seq)  # by minirnn.train's loop; the rest are fitted (EM, ...)
+SAMPLED = (charlm,)                     # draw text from the trained model (--sample-length)
 
 
 def _settings(module, given, task):
