@@ -82,6 +82,20 @@ def test_predict_names_the_likelier_class(rng):
         assert (label, prob) == (("negative", "positive")[p.argmax()], pytest.approx(p.max()))
 
 
+def test_word_dropout_drops_whole_word_vectors(rng):
+    """Each token of the batch appears once, so its row of dE is its word's gradient
+    alone: zero in every element (the word dropped) or in none (kept)."""
+    task = make_task(dtype="float64", word_dropout=0.5, dropout=0.0)
+    params = task.init_params(rng)
+    T, B = 12, 4
+    tokens = 2 + np.arange(T * B, dtype=np.int32).reshape(T, B)    # past <pad>, <unk>
+    _, grads, _, _ = task.step(params, (tokens, np.full(B, T), np.array([0, 1, 0, 1])), None, rng)
+    zero = grads["E"][tokens.ravel()] == 0
+    dropped = zero.all(axis=1)
+    assert np.array_equal(zero.any(axis=1), dropped)                # no word half-dropped
+    assert 0 < dropped.sum() < T * B
+
+
 def test_batches_are_time_major_cut_to_their_longest_review():
     task = make_task()
     seen = []
