@@ -178,8 +178,8 @@ def _forward_unit_gpu(xw_t, W_h, bias, P, h_prev, c_prev, lengths, t, b, j, gate
         z_f += h * W_h[k, H + j]
         z_g += h * W_h[k, 2 * H + j]
         z_o += h * W_h[k, 3 * H + j]
-    cp = c_prev[b, j]                                             # eq. (2)
-    i = 1.0 / (1.0 + math.exp(-(z_i + P[0, j] * cp)))            # eq. (3)
+    cp = c_prev[b, j]
+    i = 1.0 / (1.0 + math.exp(-(z_i + P[0, j] * cp)))            # eqs. (2)-(3)
     f = 1.0 / (1.0 + math.exp(-(z_f + P[1, j] * cp)))
     g = math.tanh(z_g)
     o = 1.0 / (1.0 + math.exp(-(z_o + P[2, j] * cp)))
