@@ -29,20 +29,22 @@ def problem(seed):
     return arrays, rng.standard_normal((T, B, 2 * H))
 
 
-def reference(arrays):
+def reference(arrays, relu=False):
     """[h_fwd | rho(h over rho(x))], eqs. (1)-(3), from zero initial states."""
     x, zeros = arrays["x"], np.zeros((len(LENGTHS), H))
     cell = {d: [arrays[f"l0.{d}/{k}"] for k in ("W_x", "W_h", "b")] for d in DIRS}
-    h_fwd = elman_forward(*cell["fwd"], x, zeros, LENGTHS)
-    h_bwd = reverse(elman_forward(*cell["bwd"], reverse(x, LENGTHS), zeros, LENGTHS), LENGTHS)
-    return np.concatenate([h_fwd, h_bwd], axis=2)
+    h_fwd = elman_forward(*cell["fwd"], x, zeros, LENGTHS, relu)
+    h_bwd = elman_forward(*cell["bwd"], reverse(x, LENGTHS), zeros, LENGTHS, relu)
+    return np.concatenate([h_fwd, reverse(h_bwd, LENGTHS)], axis=2)
 
 
-def run(arrays, R=None):
-    """The submission's output, or with R its gradients of L = sum <out, R>."""
+def run(arrays, R=None, relu=False):
+    """The submission's output, or with R its gradients of L = sum <out, R>; relu is
+    a cell option, which birnn must pass on to both directions' cells."""
     from minirnn import birnn, elman
     params = {k: v for k, v in arrays.items() if k != "x"}
-    out, cache = birnn.forward(params, elman, arrays["x"], LENGTHS)
+    out, cache = birnn.forward(params, elman, arrays["x"], LENGTHS,
+                               nonlinearity="relu" if relu else "tanh")
     if R is None:
         return out
     dx, grads = birnn.backward(R, cache)

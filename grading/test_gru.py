@@ -29,13 +29,13 @@ def reference(arrays, variant="after"):
 
 @graded(points=2)
 def test_forward():
-    """forward: h_t of eqs. (1)-(5), r after W_hn (PyTorch's variant), padded batch"""
+    """forward: h_t of eqs. (1)-(3), (5)-(6), r after W_hn (PyTorch's variant), padded batch"""
     arrays, _ = problem(0, shapes("after"), ["h0"])
     check_forward(run, reference, arrays)
 
 
 @graded(points=3)
 def test_backward():
-    """backward: every gradient of BPTT (eqs. 7-9) against finite differences"""
+    """backward: every gradient of BPTT (eqs. 7-9, 11-12) against finite differences"""
     arrays, R = problem(1, shapes("after"), ["h0"])
     check_backward(run, reference, arrays, R)
