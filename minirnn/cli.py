@@ -1,4 +1,5 @@
 """The ``minirnn`` command line (``docs/cli.rst``)."""
+import contextlib
 import json
 import os
 import subprocess
@@ -101,10 +102,16 @@ def run(model, data, data_dir, epochs, lr, schedule, clip, seed, out, resume, sa
             raise click.UsageError(f"--resume does not apply to {model} --data {data}")
         given, training = {**given, **training}, {}
     elif resume:                        # what is not given continues as it was saved
-        saved_options, saved_training = _saved_run(out, model, data)
+        saved_options, saved_training = _saved_run(out, model, data, epochs)
         given = {**saved_options, **given}
         training = {**{k: saved_training[k] for k in TRAINING}, **training}
         seed = seed if _given("seed") else saved_training["seed"]
+        data_dir = data_dir or saved_training.get("data_dir")
+    else:                               # said now, not after loading the data
+        try:
+            train.refuse_to_discard(os.path.join(out, train.CHECKPOINT))
+        except train.CheckpointError as e:
+            raise click.ClickException(str(e)) from None
     if given.get("device") == "cuda":
         _require_gpu()
     _make_folder(out, "--out")          # now, not after loading the data
@@ -123,7 +130,7 @@ def run(model, data, data_dir, epochs, lr, schedule, clip, seed, out, resume, sa
         return
     cfg = train.Config(**{"epochs": task.epochs, "lr": task.lr,
                           "schedule": getattr(task, "schedule", "constant"), **training},
-                       seed=seed, out=out)
+                       seed=seed, out=out, data_dir=data_dir and os.path.abspath(data_dir))
     click.echo(f"{model} on {data}: {task.num_batches(0)} batches/epoch, run folder {out}", err=True)
     click.echo("(the first run compiles the Numba kernels; later runs load them from cache)", err=True)
     try:
@@ -148,26 +155,39 @@ def _given(name):
     return source is not click.core.ParameterSource.DEFAULT
 
 
-def _saved_run(out, model, data):
+def _saved_run(out, model, data, epochs):
     """The task options and the training settings of the run saved in ``out``, which
-    must be a run of ``model --data data``'s task."""
+    must be a run of ``model --data data``'s task with fewer than ``epochs`` (None:
+    its own) done."""
+    path = os.path.join(out, train.CHECKPOINT)
     try:
-        meta = train.load_checkpoint(os.path.join(out, train.CHECKPOINT))[3]
+        meta = train.load_checkpoint(path)[3]
         if tasks.module_of(meta["task"]) is not tasks.lookup(model, data):
             raise ValueError(f"{out} holds a run of another task ({meta['task']['task']}), "
                              f"not of {model} --data {data}; give its --out")
+        train.refuse_finished(path, meta, epochs or meta["train"]["epochs"])
         return tasks.saved_options(meta["task"]), meta["train"]
     except (train.CheckpointError, ValueError, KeyError) as e:
         raise click.ClickException(str(e)) from None
 
 
 def _make_folder(path, option):
-    """Create the folder ``path`` names, or say in one line why it cannot be."""
+    """Create the folder ``path`` names, or say in one line why it cannot be. A folder
+    this command makes goes again if the command ends with it empty (it failed before
+    writing anything there)."""
+    made = not os.path.isdir(path)
     try:
         Path(path).mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise click.ClickException(f"cannot make the folder {path} for {option}: "
                                    f"{e.strerror}") from None
+    if made:
+        click.get_current_context().call_on_close(lambda: _remove_if_empty(path))
+
+
+def _remove_if_empty(path):
+    with contextlib.suppress(OSError):      # not empty: the command wrote there
+        os.rmdir(path)
 
 
 def _require_gpu():
@@ -222,12 +242,16 @@ def sample(checkpoint, temperature, length, prime, seed):
 @click.argument("text", nargs=-1, required=True)
 def predict(checkpoint, text):
     """Classify TEXT (a review) as positive or negative, or translate it (a date) to
-    ISO 8601; with the model's probability."""
-    if not " ".join(text).strip():
+    ISO 8601; with the model's probability.
+
+    TEXT's words are joined into one text, so quotes are optional; - reads it from
+    standard input, and -- before TEXT lets it start with a dash."""
+    text = sys.stdin.read() if text == ("-",) else " ".join(text)
+    if not text.strip():
         raise click.UsageError("TEXT is empty: give the review (or date) to predict")
     params, task = load_task(checkpoint, "predict")
     try:
-        label, p = task.predict(params, " ".join(text))
+        label, p = task.predict(params, text)
     except ValueError as e:
         raise click.ClickException(str(e)) from None
     click.echo(f"{label} {p:.3f}")

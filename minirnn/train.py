@@ -42,6 +42,7 @@ class Config:
     eval_every: int = 0          # steps between evaluations; 0 = once per epoch
     checkpoint_every: int = 100  # steps between checkpoints (and at each epoch end)
     out: str = "runs/run"
+    data_dir: str = None         # where the task's data came from: --resume looks there again
 
 
 class CheckpointError(Exception):
@@ -80,13 +81,13 @@ def load_checkpoint(path):
     except Exception as e:   # zip, npy and JSON errors all mean the same to a user
         raise CheckpointError(f"{path} is not a readable minirnn checkpoint "
                               f"(corrupt or truncated?): {e}") from e
-    if "task" not in meta or "position" not in meta:
+    if not isinstance(meta.get("task"), dict) or not {"position", "train"} <= meta.keys():
         raise CheckpointError(f"{path} is not a checkpoint of minirnn run's training loop "
-                              f"(it has no task and position)")
+                              f"(it has no task, train and position)")
     return parts["params"], parts["opt"], parts["state"], meta
 
 
-def _refuse_to_discard(path):
+def refuse_to_discard(path):
     """CheckpointError if ``path`` holds a run that stopped before its last epoch: a new
     run in its folder would overwrite it. A finished run may be replaced."""
     try:
@@ -100,13 +101,24 @@ def _refuse_to_discard(path):
                               f"start again")
 
 
+def refuse_finished(path, meta, epochs):
+    """CheckpointError if the run of ``meta`` (saved at ``path``) has done ``epochs``."""
+    epoch = meta["position"][0]
+    if epoch >= epochs:
+        raise CheckpointError(f"{path}: the run has finished its {epoch} epoch(s); "
+                              f"to train on, ask for more (--epochs)")
+
+
 def _differences(saved, now):
-    """The settings that differ between two task metas, as 'name: checkpoint A, now B'."""
+    """The settings that differ between two task metas, as 'name: checkpoint A, now B'.
+    The device is left out: it changes where a run computes, not what, so a run may go
+    on on another."""
     def short(v):
         text = repr(v)
         return text if len(text) <= 40 else text[:37] + "..."
     return "; ".join(f"{k}: checkpoint {short(saved.get(k))}, now {short(now.get(k))}"
-                     for k in sorted(saved.keys() | now.keys()) if saved.get(k) != now.get(k))
+                     for k in sorted((saved.keys() | now.keys()) - {"device"})
+                     if saved.get(k) != now.get(k))
 
 
 # ------------------------------------------------------------------------ progress
@@ -194,20 +206,17 @@ def train(task, cfg, resume=False, progress=True, log=print):
                          f"sequence length): {counts[0]} per epoch")
     if resume:
         params, opt_state, state, meta = load_checkpoint(ckpt_path)
-        if meta["task"] != task.meta():
-            raise CheckpointError(f"{ckpt_path} was written with other settings: "
-                                  f"{_differences(meta['task'], task.meta())}")
+        if differences := _differences(meta["task"], task.meta()):
+            raise CheckpointError(f"{ckpt_path} was written with other settings: {differences}")
+        refuse_finished(ckpt_path, meta, cfg.epochs)
         rng.bit_generator.state = meta["rng"]
         epoch, index, step = meta["position"]
-        if epoch >= cfg.epochs:
-            raise CheckpointError(f"{ckpt_path}: the run has finished its {epoch} epoch(s); "
-                                  f"to train on, ask for more (--epochs)")
         loss_sum, count_sum, *seconds = meta["running"]   # older checkpoints: no seconds
         seconds_before = seconds[0] if seconds else 0.0
         _truncate_metrics(metrics_path, step)
         log(f"resuming from {ckpt_path} at epoch {epoch + 1}, batch {index}, step {step}")
     else:
-        _refuse_to_discard(ckpt_path)
+        refuse_to_discard(ckpt_path)
         params, opt_state, state = task.init_params(rng), {}, {}
         epoch = index = step = 0
         loss_sum = count_sum = seconds_before = 0.0

@@ -9,7 +9,7 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from minirnn import data, tasks
+from minirnn import data, tasks, train
 from minirnn.cli import main
 
 TINY = ["--epochs", "1", "--hidden", "8", "--seq-len", "16", "--batch-size", "64",
@@ -95,7 +95,7 @@ def test_bad_checkpoint_is_reported_without_traceback(tmp_path):
     import numpy as np
     np.savez(tmp_path / "params.npz", A=np.eye(2))           # an npz, but not a run's
     result = invoke("predict", "--checkpoint", str(tmp_path / "params.npz"), "good")
-    assert result.exit_code == 1 and "no task and position" in result.output
+    assert result.exit_code == 1 and "no task, train and position" in result.output
     result = invoke("predict", "--checkpoint", str(tmp_path / "params.npz"), "  ")
     assert result.exit_code == 2 and "TEXT is empty" in result.output
     result = invoke("run", "elman", "--data", "shakespeare", *TINY, "--out", str(tmp_path), "--resume")
@@ -151,10 +151,24 @@ def test_an_out_folder_that_cannot_be_made_is_said_before_any_work(tmp_path):
     assert "batches/epoch" not in result.output
 
 
-def test_settings_that_make_no_batch_exit_with_a_message(tmp_path):
+def test_settings_that_make_no_batch_exit_with_a_message_and_leave_no_folder(tmp_path):
     result = invoke("run", "elman", "--data", "shakespeare", "--batch-size", "2000000",
-                    "--out", str(tmp_path))
+                    "--out", str(tmp_path / "run"))
     assert result.exit_code == 1 and "no batch" in result.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_runs_that_cannot_go_on_are_refused_before_the_data_loads(tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    assert invoke("run", "elman", "--data", "shakespeare", *TINY, "--out", str(out)).exit_code == 0
+    monkeypatch.setattr(tasks, "build", lambda *a: pytest.fail("the data was loaded"))
+    finished = invoke("run", "elman", "--data", "shakespeare", "--resume", "--out", str(out))
+    assert finished.exit_code == 1 and "finished its 1 epoch(s)" in finished.output
+    params, opt, state, meta = train.load_checkpoint(out / train.CHECKPOINT)
+    meta["position"] = [0, 1, 1]                               # as if stopped after step 1
+    train.save_checkpoint(out / train.CHECKPOINT, params, opt, state, meta)
+    new = invoke("run", "elman", "--data", "shakespeare", *TINY, "--out", str(out))
+    assert new.exit_code == 1 and "unfinished run (step 1)" in new.output
 
 
 def test_missing_data_is_reported_with_where_and_how(tmp_path, monkeypatch):

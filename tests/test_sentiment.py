@@ -146,13 +146,39 @@ def test_cli_run_then_predict(tmp_path):
     assert predicted.exit_code == 0, predicted.output
     label, p = predicted.output.split()
     assert label in ("positive", "negative") and 0.5 <= float(p) <= 1.0
+    piped = CliRunner().invoke(main, ["predict", "--checkpoint", str(out), "-"],
+                               input="What a wonderful film!\n")
+    assert piped.output == predicted.output
+    for text, why in [("!!! <br />", "no words"), ("zzqx qqwv", "none of the 2 word(s)")]:
+        refused = invoke("predict", "--checkpoint", str(out), text)
+        assert refused.exit_code == 1 and why in refused.output
     params, opt, state, meta = train.load_checkpoint(out / "checkpoint.npz")
     meta["task"]["device"] = "cuda"                           # as if trained on a GPU
+    del meta["task"]["word_dropout"]                          # by a minirnn before word dropout
     train.save_checkpoint(out / "gpu.npz", params, opt, state, meta)
     assert invoke("predict", "--checkpoint", str(out / "gpu.npz"),    # runs on the CPU
                   "What a wonderful film!").output == predicted.output
     refused = invoke("sample", "--checkpoint", str(out / "checkpoint.npz"))
     assert refused.exit_code == 1 and "cannot sample" in refused.output
+
+
+def test_resume_reads_the_data_where_the_run_did_on_any_device(tmp_path, monkeypatch):
+    """No --data-dir on --resume: the run's own folder, not a download; and a run saved
+    on a GPU goes on on the CPU."""
+    out = tmp_path / "run"
+    small = ["--hidden", "8", "--embed", "8", "--vocab-size", "400", "--max-len", "60",
+             "--batch-size", "16", "--out", str(out)]
+    assert invoke("run", "gru", "--data", "imdb", "--data-dir", str(SAMPLE), "--epochs", "1",
+                  *small).exit_code == 0
+    params, opt, state, meta = train.load_checkpoint(out / train.CHECKPOINT)
+    meta["task"]["device"] = "cuda"
+    train.save_checkpoint(out / train.CHECKPOINT, params, opt, state, meta)
+    monkeypatch.setenv("MINIRNN_DATA", str(tmp_path))          # no IMDB here, nor online:
+    monkeypatch.setattr("minirnn.data.urllib.request.urlopen", lambda *a, **k: pytest.fail("download"))
+    resumed = invoke("run", "gru", "--data", "imdb", "--resume", "--epochs", "2", "--device", "cpu",
+                     "--out", str(out))
+    assert resumed.exit_code == 0, resumed.output
+    assert '"epoch": 2' in resumed.output
 
 
 def test_options_of_another_task_are_refused():

@@ -128,6 +128,13 @@ def test_checkpoint_errors_say_what_is_wrong(tmp_path):
     assert str(e.value).endswith("written with other settings: hidden: checkpoint 12, now 13")
     with pytest.raises(train.CheckpointError, match="finished its 2 epoch"):
         run(task, tmp_path / "a", resume=True)
+    path = tmp_path / "a" / train.CHECKPOINT
+    for broken in ({"train": None}, {"task": "charlm"}):       # no train settings; no task dict
+        params, opt, state, meta = train.load_checkpoint(path)
+        meta = {k: v for k, v in {**meta, **broken}.items() if v is not None}
+        train.save_checkpoint(tmp_path / "b.npz", params, opt, state, meta)
+        with pytest.raises(train.CheckpointError, match="no task, train and position"):
+            train.load_checkpoint(tmp_path / "b.npz")
 
 
 def test_a_new_run_keeps_an_unfinished_one_but_replaces_a_finished_one(tmp_path):

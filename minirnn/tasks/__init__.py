@@ -80,8 +80,9 @@ def module_of(meta):
 
 
 def saved_options(meta):
-    """The options a checkpoint's task was built with (its Settings), from its meta."""
-    return {f.name: meta[f.name] for f in fields(module_of(meta).Settings)}
+    """The options a checkpoint's task was built with (its Settings), from its meta; a
+    setting newer than the checkpoint is left out, to take its default."""
+    return {f.name: meta[f.name] for f in fields(module_of(meta).Settings) if f.name in meta}
 
 
 def from_meta(meta):

@@ -147,8 +147,14 @@ class Sentiment(LengthBucketed):
         return {"val_acc": val_acc, "val_loss": val_loss, "test_acc": test_acc, "test_loss": test_loss}
 
     def predict(self, params, text):
-        """(label, probability of that label) for one review."""
+        """(label, probability of that label) for one review; ValueError if none of its
+        words is in the vocabulary (the model would see only <unk>)."""
+        if not imdb.tokenize(text):
+            raise ValueError("TEXT has no words (letters or digits) to classify")
         tokens, lengths = imdb.encode([text], self.vocab, self.s.max_len)
+        if np.all(tokens[0, :lengths[0]] == self.vocab.index(imdb.UNK)):
+            raise ValueError(f"none of the {lengths[0]} word(s) of TEXT it reads is in the "
+                             f"model's vocabulary of {len(self.vocab):,}: it would see only <unk>")
         z, _ = self.forward(params, tokens.T, lengths, backprop=False)
         p = np.exp(log_softmax(z.astype(np.float64)))[0]
         return LABELS[int(p.argmax())], float(p.max())
