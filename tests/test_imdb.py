@@ -163,6 +163,12 @@ def test_validation_split_is_disjoint_covering_and_deterministic():
     assert np.array_equal(part.labels, d.train.labels[val[val < 100]])
 
 
+@pytest.mark.parametrize("n, fraction, held", [(4, 0.1, 1), (2, 0.2, 1), (1, 0.5, 0),
+                                               (4, 0.0, 0), (30, 0.1, 3)])
+def test_validation_split_of_a_few_reviews_holds_out_one_at_least(n, fraction, held):
+    assert len(imdb.validation_split(np.full(n, -1), fraction)[1]) == held
+
+
 def test_validation_split_holds_out_whole_films(rng):
     movies = rng.integers(0, 300, 5000)                       # ~17 reviews per film
     train, val = imdb.validation_split(movies, 0.1, seed=0)

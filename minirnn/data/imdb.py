@@ -339,6 +339,8 @@ def validation_split(movies, fraction=0.1, seed=0):
     ``movies`` (N,) says which film each review is about (-1: unknown, a group of its
     own). Holding out whole films makes validation like the official test set, whose
     films are all unseen: a random split of reviews scores 2-3 points higher than test.
+    A positive ``fraction`` of two reviews or more holds out at least one (an empty
+    validation set has no accuracy).
     """
     movies = np.asarray(movies)
     groups = np.where(movies >= 0, movies, -1 - np.arange(len(movies)))
@@ -348,6 +350,8 @@ def validation_split(movies, fraction=0.1, seed=0):
     rank[order] = np.arange(len(order))
     by_rank = np.argsort(rank[group], kind="stable")       # reviews, film after film
     k = int(round(len(movies) * fraction))
+    if fraction > 0 and len(movies) > 1:
+        k = max(k, 1)
     held = np.zeros(len(movies), bool)
     if k:
         held = rank[group] <= rank[group[by_rank[k - 1]]]   # up to the k-th review's film
